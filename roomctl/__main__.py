@@ -1,0 +1,5 @@
+"""Allow ``python -m roomctl``."""
+
+from roomctl.cli import main
+
+main()

@@ -1,0 +1,220 @@
+"""The configuration: one TOML file, overridable by ``ROOMCTL_*`` environment variables.
+
+``ROOMCTL_MQTT__PORT=1884`` overrides ``[mqtt] port``. The file is validated at start; an invalid value ends
+start-up with a message naming the key, the bad value and what is allowed. Secrets (the Anthropic key, the
+MQTT password) never live here: see :mod:`roomctl.secrets`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from roomctl.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path("/etc/roomctl/roomctl.toml")
+ENV_PREFIX = "ROOMCTL_"
+
+
+class Section(BaseModel):
+    """A configuration section: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoomSettings(Section):
+    """Which room this is."""
+
+    site: str = Field("hq", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="site id, used in MQTT topics")
+    id: str = Field("room1", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="room id, unique on the site")
+    name: str = Field("Leerruimte", min_length=1, description="the name people see")
+    timezone: str = Field("Europe/Amsterdam", description="IANA time zone that governs local times")
+    language: Literal["nl", "en"] = Field("nl", description="default language of the screens")
+    capacity: int = Field(8, ge=1, le=100, description="people the room holds")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Amsterdam") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The room's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+class ServerSettings(Section):
+    """The HTTP server."""
+
+    host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 for the tablet on the LAN")
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = Field("", description="URL people use to reach this room; derived from host/port if empty")
+
+
+class StorageSettings(Section):
+    """Where roomctl keeps its data."""
+
+    data_dir: Path = Field(Path("/var/lib/roomctl"), description="database, spool, videoframes, models")
+    database: str = Field("roomctl.db", description="database file name inside data_dir")
+
+    @property
+    def database_path(self) -> Path:
+        """The database file."""
+        return self.data_dir / self.database
+
+
+class MqttSettings(Section):
+    """The MQTT broker roomctl talks to (password: ROOMCTL_MQTT_PASSWORD or credential mqtt_password)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = ""
+    tls: bool = False
+    ca_file: Path | None = None
+    client_id: str = Field("", description="defaults to roomctl-<site>-<room>")
+    keepalive: int = Field(30, ge=5, le=3600)
+    base_topic: str = Field("roomctl", pattern=r"^[A-Za-z0-9_/-]+$")
+
+
+class GpioSettings(Section):
+    """GPIO pins (BCM numbers) and the pin factory."""
+
+    factory: Literal["mock", "lgpio", "auto"] = Field("mock", description="mock simulates every pin")
+    door_relay: int = Field(17, ge=0, le=27)
+    relay_active_high: bool = Field(True, description="False for relay boards that switch on a low level")
+    door_contact: int | None = Field(27, ge=0, le=27, description="reed contact, closed = door shut; omit if none")
+    exit_button: int | None = Field(22, ge=0, le=27)
+    led_red: int = Field(5, ge=0, le=27)
+    led_green: int = Field(6, ge=0, le=27)
+    led_blue: int = Field(13, ge=0, le=27)
+    buzzer: int | None = Field(19, ge=0, le=27)
+    pir: int | None = Field(26, ge=0, le=27)
+
+
+class DoorSettings(Section):
+    """The door strike and its alarms."""
+
+    unlock_seconds: float = Field(5.0, gt=0, le=60, description="how long a granted tap unlocks the door")
+    held_open_alarm_seconds: float = Field(30.0, gt=0, le=3600)
+    master_badges: list[str] = Field(default_factory=list, description="UIDs that always open (always logged)")
+
+
+class ReaderSettings(Section):
+    """The NFC reader at the door."""
+
+    kind: Literal["simulated", "pn532_uart", "pn532_i2c", "evdev", "esphome"] = "simulated"
+    device: str = Field("/dev/serial0", description="serial port (pn532_uart) or input device (evdev)")
+    esphome_topic: str = Field("", description="MQTT topic the ESPHome reader node publishes tags on")
+
+
+class BookingSettings(Section):
+    """Check-in and release rules."""
+
+    checkin_before_minutes: int = Field(10, ge=0, le=120)
+    checkin_after_minutes: int = Field(15, ge=1, le=120)
+
+
+class Settings(BaseSettings):
+    """Everything roomctl is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    room: RoomSettings = Field(default_factory=RoomSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    gpio: GpioSettings = Field(default_factory=GpioSettings)
+    door: DoorSettings = Field(default_factory=DoorSettings)
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)
+    booking: BookingSettings = Field(default_factory=BookingSettings)
+
+    _file_data: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then the values passed in (the TOML file's)."""
+        return (env_settings, init_settings)
+
+    @property
+    def public_url(self) -> str:
+        """The URL of this room's web pages."""
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host
+        return f"http://{host}:{self.server.port}"
+
+
+SECRET_KEYS = frozenset({"password", "api_key", "anthropic_api_key", "token", "secret"})
+
+
+def _reject_secrets(data: dict[str, Any], path: str = "") -> None:
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else key
+        if key.lower() in SECRET_KEYS:
+            raise ConfigError(
+                f"{dotted}: secrets do not belong in the config file; set them in the environment "
+                "(ROOMCTL_...) or as a systemd credential"
+            )
+        if isinstance(value, dict):
+            _reject_secrets(value, dotted)
+
+
+def _describe(error: Any) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    return f"{key}{shown}: {error['msg']}"
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read and validate the configuration.
+
+    Args:
+        path: The TOML file; ``None`` means defaults plus environment.
+        overrides: Values that take the place of the file's (used by ``demo`` and tests).
+
+    Raises:
+        ConfigError: The file is missing or unreadable, or a value is invalid (named with key and value).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist; create one with `roomctl init`") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    _reject_secrets(data)
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+    try:
+        return Settings(**data)
+    except pydantic.ValidationError as exc:
+        where = f" in {path}" if path else ""
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid configuration{where}: {problems}") from None

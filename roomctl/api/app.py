@@ -1,0 +1,47 @@
+"""The FastAPI application of one room."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from roomctl import __version__
+from roomctl.api import core_routes
+from roomctl.api.problems import install_problem_handlers
+from roomctl.core.room import Room
+from roomctl.runtime import load_capabilities
+
+
+def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
+    """The app serving ``room``.
+
+    Args:
+        room: The room (built by :func:`roomctl.runtime.build_room`).
+        manage_room: Start and stop the room with the app (off when the caller runs the room itself).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_room:
+            await room.start()
+        try:
+            yield
+        finally:
+            if manage_room:
+                await room.stop()
+
+    app = FastAPI(
+        title="roomctl",
+        version=__version__,
+        description="The controller of a Vitale Weekcyclus learning room. Every route states who may call it.",
+        lifespan=lifespan,
+    )
+    app.state.room = room
+    install_problem_handlers(app)
+    app.include_router(core_routes.router)
+    for capability in load_capabilities():
+        if capability.router is not None:
+            app.include_router(capability.router)
+    return app

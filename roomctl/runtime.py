@@ -21,7 +21,9 @@ from roomctl.store import open_database
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES: tuple[str, ...] = ()
+CAPABILITIES: tuple[str, ...] = (
+    "roomctl.devices",
+)
 """Capability packages, in start order (each ``roomctl.<name>``)."""
 
 

@@ -128,6 +128,26 @@ class BookingSettings(Section):
     checkin_after_minutes: int = Field(15, ge=1, le=120)
 
 
+class SpeechSettings(Section):
+    """Recording and transcribing the brainstorm (faster-whisper in a worker process)."""
+
+    model: str = Field(
+        "base", min_length=1, description="installed model (base, tiny.en), any faster-whisper name, or a path"
+    )
+    model_dir: Path | None = Field(None, description="where models are installed; default <data_dir>/models")
+    language: str = Field("nl", pattern=r"^[a-z]{2,3}$", description="spoken language passed to Whisper")
+    beam_size: int = Field(5, ge=1, le=10)
+    threads: int = Field(0, ge=0, le=64, description="CPU threads for the worker; 0 = all cores up to 4")
+    source: Literal["simulated", "alsa"] = Field("simulated", description="alsa records from a microphone")
+    device: str = Field("", description="sounddevice input device name or index; empty = the default input")
+    simulated_files: list[Path] = Field(default_factory=list, description="WAV files the simulated microphone plays")
+    chunk_seconds: float = Field(30.0, ge=10.0, le=30.0, description="longest chunk sent to Whisper")
+    cut_search_seconds: float = Field(5.0, ge=0.5, le=10.0, description="look for the quietest cut in this tail")
+    retention_hours: float = Field(0.0, ge=0.0, le=24 * 30, description="keep transcribed audio this long (0 = delete)")
+    transcript_retention_days: int = Field(90, ge=0, le=3650, description="delete transcripts after (0 = keep)")
+    require_member_consent: bool = Field(False, description="each present member taps to agree, not only the group")
+
+
 class Settings(BaseSettings):
     """Everything roomctl is configured with."""
 
@@ -143,6 +163,7 @@ class Settings(BaseSettings):
     door: DoorSettings = Field(default_factory=DoorSettings)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     booking: BookingSettings = Field(default_factory=BookingSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
 
     _file_data: ClassVar[dict[str, Any]] = {}
 

@@ -148,6 +148,41 @@ class SpeechSettings(Section):
     require_member_consent: bool = Field(False, description="each present member taps to agree, not only the group")
 
 
+class ModelPrice(Section):
+    """What one model costs, in euro per million tokens."""
+
+    input_eur_per_mtok: float = Field(ge=0)
+    output_eur_per_mtok: float = Field(ge=0)
+
+
+DEFAULT_LLM_PRICES: dict[str, ModelPrice] = {
+    "default": ModelPrice(input_eur_per_mtok=2.8, output_eur_per_mtok=14.0),
+    "claude-sonnet-4-5": ModelPrice(input_eur_per_mtok=2.8, output_eur_per_mtok=14.0),
+    "claude-haiku-4-5": ModelPrice(input_eur_per_mtok=0.95, output_eur_per_mtok=4.7),
+    "claude-opus-4-1": ModelPrice(input_eur_per_mtok=14.0, output_eur_per_mtok=70.0),
+}
+"""Approximate list prices in euro; ``default`` applies to models not named. Override in ``[llm.prices]``."""
+
+
+class LlmSettings(Section):
+    """The AI improvement proposal (key: ROOMCTL_ANTHROPIC_API_KEY or credential anthropic_api_key)."""
+
+    enabled: bool = Field(True, description="false: the room never asks for proposals")
+    model: str = Field("claude-sonnet-4-5", min_length=1)
+    base_url: str = Field("", description="Messages API base URL; empty = the SDK's default")
+    max_tokens: int = Field(4096, ge=256, le=64000)
+    daily_budget_eur: float = Field(5.0, ge=0, description="per room and local day; 0 = no proposals")
+    redact_words: list[str] = Field(default_factory=list, description="removed before text leaves, besides names")
+    connect_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    request_timeout_seconds: float = Field(180.0, gt=0, le=1800)
+    max_attempts: int = Field(12, ge=1, le=100, description="tries on 429/5xx before a request is reported failed")
+    malformed_retries: int = Field(2, ge=0, le=5, description="new tries when the answer does not fit the form")
+    max_backoff_seconds: float = Field(300.0, ge=1, le=3600)
+    transcript_max_chars: int = Field(60000, ge=2000, le=400000, description="longer transcripts are cut (middle)")
+    screen_throttle_seconds: float = Field(0.2, ge=0.02, le=5, description="how often the kiosk gets a new draft")
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
+
+
 class Settings(BaseSettings):
     """Everything roomctl is configured with."""
 
@@ -164,6 +199,7 @@ class Settings(BaseSettings):
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     booking: BookingSettings = Field(default_factory=BookingSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
 
     _file_data: ClassVar[dict[str, Any]] = {}
 

@@ -17,6 +17,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from roomctl.devices.settings import DeviceSettings, ScenesSettings
 from roomctl.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ class Settings(BaseSettings):
     booking: BookingSettings = Field(default_factory=BookingSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
+    devices: list[DeviceSettings] = Field(default_factory=list)
+    scenes: ScenesSettings = Field(default_factory=ScenesSettings)
 
     _file_data: ClassVar[dict[str, Any]] = {}
 

@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 
 MIGRATION_MODULES: tuple[str, ...] = (
     "roomctl.store.schema",
+    "roomctl.booking.schema",
+    "roomctl.access.schema",
+    "roomctl.session.schema",
+    "roomctl.proposal.schema",
+    "roomctl.session.schema_content",
 )
 """Modules that define ``MIGRATIONS``, in the order their migrations apply."""
 

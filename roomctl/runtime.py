@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 CAPABILITIES: tuple[str, ...] = (
     "roomctl.devices",
+    "roomctl.booking",
+    "roomctl.access",
+    "roomctl.session",
 )
 """Capability packages, in start order (each ``roomctl.<name>``)."""
 

@@ -1,0 +1,1 @@
+"""Door access: readers, the fail-secure door, decisions and the audit trail."""

@@ -1,0 +1,62 @@
+"""Door routes: taps from networked or simulated readers, the door's state, the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from roomctl.access.events import Tap
+from roomctl.access.service import AccessService
+from roomctl.api.deps import get_room
+from roomctl.api.security import Role, allow
+from roomctl.core.room import Room
+
+router = APIRouter(prefix="/api/v1", tags=["door"])
+
+
+class TapIn(BaseModel):
+    """A tap reported by a reader."""
+
+    uid: str = Field(..., max_length=64, description="the badge UID in hex, e.g. 04A1B2C3D4E5F6")
+    reader: str = Field("api", max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+@router.post("/door/taps", dependencies=[allow(Role.READER, Role.ADMIN)])
+async def post_tap(body: TapIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+    """A tap from a networked or simulated reader; answers the decision. Reader and admin tokens."""
+    decision = await room.dispatch(Tap(source="api", uid=body.uid, reader=body.reader))
+    result: dict[str, Any] = decision.as_dict()
+    return result
+
+
+@router.get("/door", dependencies=[allow(Role.ADMIN, Role.FACILITIES, Role.FACILITATOR)])
+async def get_door(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """The door's state (locked, open, from the contact or assumed)."""
+    state: dict[str, Any] = room.screen.get("door", {})
+    return state
+
+
+@router.get("/door/audit", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])
+async def get_audit(
+    room: Room = Depends(get_room),
+    since: datetime | None = Query(None, description="ISO 8601 with offset"),
+    limit: int = Query(200, ge=1, le=10_000),
+) -> list[dict[str, Any]]:
+    """The audit trail, newest first, badges shown as a shortened keyed hash."""
+    service: AccessService = room.service("access")
+    return service.audit.entries(since=since, limit=limit)
+
+
+@router.get("/door/audit.csv", dependencies=[allow(Role.ADMIN, Role.FACILITIES)], response_class=PlainTextResponse)
+async def get_audit_csv(room: Room = Depends(get_room), since: datetime | None = None) -> PlainTextResponse:
+    """The audit trail as CSV for facilities."""
+    service: AccessService = room.service("access")
+    return PlainTextResponse(
+        service.audit.to_csv(since=since),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="roomctl-audit.csv"'},
+    )

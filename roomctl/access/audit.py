@@ -1,0 +1,117 @@
+"""The audit trail: every tap, decision and door event, appended and never edited.
+
+Badges are stored as a keyed hash (HMAC-SHA256) of the UID, so the trail identifies a badge without holding
+a UID that could be cloned onto a card. The key lives in ``<data_dir>/audit.key`` (created once, mode 0600)
+or comes from the ``audit_key`` secret.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from roomctl.secrets import read_secret
+
+log = logging.getLogger(__name__)
+
+BADGE_SHOWN_CHARS = 10
+"""How much of the badge hash pages and exports show."""
+CSV_COLUMNS = ("id", "at", "kind", "reader", "badge", "member_id", "decision", "reason", "detail")
+
+
+def load_key(data_dir: Path) -> bytes:
+    """The HMAC key for badge hashes (created on first use)."""
+    secret = read_secret("audit_key")
+    if secret:
+        return secret.encode()
+    path = data_dir / "audit.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+class AuditLog:
+    """Appends to the ``audit`` table; the only deletion is retention expiry."""
+
+    def __init__(self, db: sqlite_utils.Database, key: bytes) -> None:
+        self.db = db
+        self._key = key
+
+    def badge_hash(self, uid: str) -> str:
+        """The keyed hash that stands for a UID in the trail."""
+        return hmac.new(self._key, uid.encode(), hashlib.sha256).hexdigest()
+
+    def append(
+        self,
+        at: datetime,
+        kind: str,
+        *,
+        reader: str | None = None,
+        uid: str | None = None,
+        member_id: int | None = None,
+        decision: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
+        """Write one entry durably (synchronous=FULL) and return its id."""
+        with self.db.atomic():
+            table = self.db.table("audit")
+            table.insert(
+                {
+                    "at": at.isoformat(),
+                    "kind": kind,
+                    "reader": reader,
+                    "badge": self.badge_hash(uid) if uid else None,
+                    "member_id": member_id,
+                    "decision": decision,
+                    "reason": reason,
+                    "detail": json.dumps(detail, sort_keys=True) if detail else None,
+                }
+            )
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+    def entries(self, *, since: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Newest entries first, badges shortened."""
+        sql = "select * from audit"
+        params: list[Any] = []
+        if since is not None:
+            sql += " where at >= ?"
+            params.append(since.isoformat())
+        sql += " order by id desc limit ?"
+        params.append(limit)
+        rows = [dict(r) for r in self.db.query(sql, params)]
+        for row in rows:
+            if row["badge"]:
+                row["badge"] = row["badge"][:BADGE_SHOWN_CHARS]
+        return rows
+
+    def to_csv(self, *, since: datetime | None = None) -> str:
+        """The trail as CSV, oldest first."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in reversed(self.entries(since=since, limit=1_000_000)):
+            writer.writerow({k: row.get(k) for k in CSV_COLUMNS})
+        return buffer.getvalue()
+
+    def expire(self, before: datetime) -> int:
+        """Retention: delete entries older than ``before``; the one deletion the app performs."""
+        with self.db.atomic():
+            cursor = self.db.execute("delete from audit where at < ?", [before.isoformat()])
+        if cursor.rowcount:
+            log.info("audit retention removed %d entries before %s", cursor.rowcount, before.isoformat())
+        return int(cursor.rowcount)

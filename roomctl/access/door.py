@@ -1,0 +1,178 @@
+"""The door: a fail-secure strike relay, the door contact, the exit button, an RGB LED and a buzzer.
+
+All are gpiozero devices over the configured pin factory. The relay is created explicitly off (locked); an
+unlock is a pulse that relocks by itself on a timer thread, so the door relocks even when the event loop is
+busy or hung. The exit button unlocks straight from gpiozero's callback thread, without waiting for the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+
+from gpiozero import Buzzer, DigitalOutputDevice, InputDevice, RGBLED
+from gpiozero.pins import Factory
+
+from roomctl.config import DoorSettings, GpioSettings
+
+log = logging.getLogger(__name__)
+
+BUZZER_CHIRP_SECONDS = 0.08
+"""One chirp of the buzzer."""
+LED_FLASH_SECONDS = 1.5
+"""How long the LED shows granted or denied before it returns to its standing colour."""
+
+
+class Signal(StrEnum):
+    """What the status LED shows; the standing colour is ``idle``, ``booked_soon`` or ``recording``."""
+
+    IDLE = "idle"
+    GRANTED = "granted"
+    DENIED = "denied"
+    RECORDING = "recording"
+    BOOKED_SOON = "booked_soon"
+
+
+LED_COLOURS: dict[Signal, tuple[float, float, float]] = {
+    Signal.IDLE: (0.0, 0.0, 0.05),
+    Signal.GRANTED: (0.0, 1.0, 0.0),
+    Signal.DENIED: (1.0, 0.0, 0.0),
+    Signal.RECORDING: (1.0, 0.0, 0.4),
+    Signal.BOOKED_SOON: (1.0, 0.6, 0.0),
+}
+
+
+class Door:
+    """The door hardware.
+
+    Args:
+        gpio: Pin numbers and relay polarity.
+        door: Unlock time.
+        factory: The gpiozero pin factory (a MockFactory in the demo and tests).
+        on_contact: Called from a GPIO thread with ``True`` when the door opens, ``False`` when it shuts.
+        on_exit: Called from a GPIO thread after the exit button unlocked the door.
+        on_relock: Called from the timer thread when an unlock pulse ends.
+    """
+
+    def __init__(
+        self,
+        gpio: GpioSettings,
+        door: DoorSettings,
+        factory: Factory,
+        *,
+        on_contact: Callable[[bool], None] | None = None,
+        on_exit: Callable[[], None] | None = None,
+        on_relock: Callable[[], None] | None = None,
+    ) -> None:
+        self._unlock_seconds = door.unlock_seconds
+        self._on_contact = on_contact
+        self._on_exit = on_exit
+        self._on_relock = on_relock
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._standing = Signal.IDLE
+        self.relay = DigitalOutputDevice(
+            gpio.door_relay, active_high=gpio.relay_active_high, initial_value=False, pin_factory=factory
+        )
+        self.contact: InputDevice | None = None
+        if gpio.door_contact is not None:
+            from gpiozero import Button
+
+            # a reed contact to ground: pressed (low) means the door is shut
+            self.contact = Button(gpio.door_contact, pull_up=True, pin_factory=factory)
+            self.contact.when_pressed = lambda: self._contact_changed(False)
+            self.contact.when_released = lambda: self._contact_changed(True)
+        self.exit_button: InputDevice | None = None
+        if gpio.exit_button is not None:
+            from gpiozero import Button
+
+            self.exit_button = Button(gpio.exit_button, pull_up=True, pin_factory=factory)
+            self.exit_button.when_pressed = self._exit_pressed
+        self.led = RGBLED(gpio.led_red, gpio.led_green, gpio.led_blue, pin_factory=factory)
+        self.buzzer = Buzzer(gpio.buzzer, pin_factory=factory) if gpio.buzzer is not None else None
+        self.show(Signal.IDLE)
+
+    # -- state ----------------------------------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        """True while the strike is not energised."""
+        return not self.relay.value
+
+    @property
+    def is_open(self) -> bool | None:
+        """From the contact sensor; ``None`` without one (the state is then only assumed)."""
+        if self.contact is None:
+            return None
+        return not self.contact.is_pressed
+
+    def state(self) -> dict[str, object]:
+        """The door as pages and MQTT show it."""
+        return {
+            "locked": self.locked,
+            "open": self.is_open,
+            "source": "contact" if self.contact is not None else "assumed",
+        }
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def unlock(self, seconds: float | None = None) -> None:
+        """Energise the strike for ``seconds`` (default from config), then relock; a new unlock extends."""
+        duration = self._unlock_seconds if seconds is None else seconds
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.relay.on()
+            self._timer = threading.Timer(duration, self._relock)
+            self._timer.daemon = True
+            self._timer.start()
+        log.info("door unlocked for %.1f s", duration)
+
+    def lock(self) -> None:
+        """Lock now."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.relay.off()
+
+    def show(self, signal: Signal) -> None:
+        """Show a signal on the LED; granted and denied flash, then the standing colour returns."""
+        if signal in (Signal.GRANTED, Signal.DENIED):
+            self.led.blink(
+                on_time=LED_FLASH_SECONDS, off_time=0, on_color=LED_COLOURS[signal], off_color=LED_COLOURS[self._standing], n=1
+            )
+            if self.buzzer is not None:
+                chirps = 1 if signal is Signal.GRANTED else 3
+                self.buzzer.beep(on_time=BUZZER_CHIRP_SECONDS, off_time=BUZZER_CHIRP_SECONDS, n=chirps)
+            return
+        self._standing = signal
+        self.led.color = LED_COLOURS[signal]
+
+    def close(self) -> None:
+        """Lock and release every pin."""
+        self.lock()
+        for device in (self.led, self.buzzer, self.contact, self.exit_button, self.relay):
+            if device is not None:
+                device.close()
+
+    # -- GPIO threads ---------------------------------------------------------------------------------------
+
+    def _relock(self) -> None:
+        with self._lock:
+            self.relay.off()
+            self._timer = None
+        log.info("door relocked")
+        if self._on_relock:
+            self._on_relock()
+
+    def _contact_changed(self, is_open: bool) -> None:
+        if self._on_contact:
+            self._on_contact(is_open)
+
+    def _exit_pressed(self) -> None:
+        self.unlock()
+        if self._on_exit:
+            self._on_exit()

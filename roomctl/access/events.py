@@ -1,0 +1,42 @@
+"""Events of the door: taps, the contact, the exit button, and what access decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from roomctl.core.events import Event
+
+
+@dataclass(frozen=True)
+class Tap(Event):
+    """A badge was presented at a reader. ``uid`` is raw as the reader gave it."""
+
+    uid: str = ""
+    reader: str = "simulated"
+
+
+@dataclass(frozen=True)
+class ExitPressed(Event):
+    """The exit button inside was pressed (the door was already unlocked from the GPIO thread)."""
+
+
+@dataclass(frozen=True)
+class DoorContactChanged(Event):
+    """The door contact reports the door open (``True``) or shut (``False``)."""
+
+    open: bool = False
+
+
+@dataclass(frozen=True)
+class DoorRelocked(Event):
+    """The unlock pulse ended and the strike is locked again."""
+
+
+@dataclass(frozen=True)
+class AccessGranted(Event):
+    """A member was let in. ``first`` is true for the tap that checked the booking in."""
+
+    member_id: int | None = None
+    group_id: int | None = None
+    booking_id: int | None = None
+    first: bool = False

@@ -1,0 +1,248 @@
+"""The session state machine, free of I/O: what step the group is on and what may come next.
+
+A session runs idle → arrival → the videoframe's steps (analysis, problem, brainstorm, proposal, validation,
+...) → wrap-up → ended. Arrival and wrap-up frame every session; the steps come from the videoframe. Time is
+given to every method, so the machine can be replayed and resumed exactly after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from roomctl.errors import StateError
+
+ARRIVAL_MINUTES = 5
+"""Planned minutes for arrival (who is present, what we take on today)."""
+WRAPUP_MINUTES = 5
+"""Planned minutes for wrap-up (what we take away, what's next)."""
+WARNING_SECONDS = 60
+"""A step warns this long before its planned end."""
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step of the hour's plan."""
+
+    id: str
+    kind: str
+    title: dict[str, str]
+    minutes: float
+    prompt: dict[str, str] = field(default_factory=dict)
+    questions: tuple[str, ...] = ()
+    clip: str | None = None
+    scene: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "minutes": self.minutes,
+            "prompt": self.prompt,
+            "questions": list(self.questions),
+            "clip": self.clip,
+            "scene": self.scene,
+        }
+
+
+ARRIVAL = PlanStep(
+    "arrival",
+    "arrival",
+    {"nl": "Aankomst", "en": "Arrival"},
+    ARRIVAL_MINUTES,
+    {"nl": "Wie is er? Welke werksituatie nemen we vandaag?", "en": "Who is here? Which work situation do we take today?"},
+    scene="arrival",
+)
+WRAPUP = PlanStep(
+    "wrapup",
+    "wrapup",
+    {"nl": "Afronding", "en": "Wrap-up"},
+    WRAPUP_MINUTES,
+    {"nl": "Wat nemen we mee? Wat is de volgende stap?", "en": "What do we take away? What is next?"},
+    questions=("q10",),
+    scene="arrival",
+)
+
+
+def plan_from_videoframe(videoframe: Any) -> list[PlanStep]:
+    """Arrival, the videoframe's steps, wrap-up."""
+    steps = [ARRIVAL]
+    for step in videoframe.steps:
+        clip = getattr(step, "clip_path", None)
+        steps.append(
+            PlanStep(
+                id=step.id,
+                kind=step.kind,
+                title=dict(step.title),
+                minutes=float(step.suggested_minutes),
+                prompt=dict(getattr(step, "prompt", {}) or {}),
+                questions=tuple(step.questions),
+                clip=str(clip) if clip else None,
+                scene=getattr(step, "scene", None),
+            )
+        )
+    steps.append(WRAPUP)
+    return steps
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Where a session is. ``step_started_at`` and ``elapsed_before`` give the time spent on the step."""
+
+    plan: tuple[PlanStep, ...]
+    index: int = 0
+    step_started_at: datetime | None = None
+    paused_at: datetime | None = None
+    elapsed_before: float = 0.0
+    ended_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True once the session has ended."""
+        return self.ended_at is not None
+
+    @property
+    def step(self) -> PlanStep:
+        """The current step."""
+        return self.plan[self.index]
+
+    @property
+    def phase(self) -> str:
+        """``arrival``, the step's kind, ``wrapup`` or ``ended``."""
+        return "ended" if self.ended else self.step.kind
+
+    def elapsed(self, now: datetime) -> float:
+        """Seconds spent on the current step."""
+        if self.step_started_at is None:
+            return self.elapsed_before
+        until = self.paused_at or now
+        return self.elapsed_before + max((until - self.step_started_at).total_seconds(), 0.0)
+
+    def remaining(self, now: datetime) -> float:
+        """Seconds left on the current step's plan (negative when over time)."""
+        return self.step.minutes * 60 - self.elapsed(now)
+
+    # -- transitions ----------------------------------------------------------------------------------------
+
+    def goto(self, index: int, now: datetime) -> SessionState:
+        """Go to step ``index``.
+
+        Raises:
+            StateError: The session ended or there is no such step.
+        """
+        if self.ended:
+            raise StateError("the session has ended; start a new one with a badge tap")
+        if not 0 <= index < len(self.plan):
+            raise StateError(f"there is no step {index + 1}; this session has {len(self.plan)} steps")
+        return replace(self, index=index, step_started_at=now, paused_at=None, elapsed_before=0.0)
+
+    def next(self, now: datetime) -> SessionState:
+        """The next step; from wrap-up, the end.
+
+        Raises:
+            StateError: The session already ended.
+        """
+        if self.ended:
+            raise StateError("the session has ended; there is no next step")
+        if self.index == len(self.plan) - 1:
+            return self.end(now)
+        return self.goto(self.index + 1, now)
+
+    def previous(self, now: datetime) -> SessionState:
+        """The previous step.
+
+        Raises:
+            StateError: Already at the first step, or ended.
+        """
+        if self.index == 0:
+            raise StateError("this is the first step; there is no previous one")
+        return self.goto(self.index - 1, now)
+
+    def pause(self, now: datetime) -> SessionState:
+        """Stop the step's clock."""
+        if self.ended:
+            raise StateError("the session has ended")
+        if self.paused_at is not None:
+            return self
+        return replace(self, paused_at=now)
+
+    def resume(self, now: datetime) -> SessionState:
+        """Run the step's clock again."""
+        if self.paused_at is None or self.step_started_at is None:
+            return self
+        spent = (self.paused_at - self.step_started_at).total_seconds()
+        return replace(self, paused_at=None, step_started_at=now, elapsed_before=self.elapsed_before + spent)
+
+    def extend(self, minutes: float, now: datetime) -> SessionState:
+        """Give the current step more time."""
+        if self.ended:
+            raise StateError("the session has ended")
+        plan = list(self.plan)
+        plan[self.index] = replace(self.step, minutes=self.step.minutes + minutes)
+        return replace(self, plan=tuple(plan))
+
+    def end(self, now: datetime) -> SessionState:
+        """End the session."""
+        if self.ended:
+            raise StateError("the session has ended already")
+        return replace(self, ended_at=now)
+
+    # -- views ----------------------------------------------------------------------------------------------
+
+    def view(self, now: datetime) -> dict[str, Any]:
+        """The screen's view of the session."""
+        remaining = self.remaining(now)
+        ends_at = None
+        if self.step_started_at is not None and self.paused_at is None:
+            ends_at = (now + timedelta(seconds=remaining)).isoformat()
+        return {
+            "phase": self.phase,
+            "index": self.index,
+            "count": len(self.plan),
+            "step": self.step.as_dict(),
+            "plan": [{"id": s.id, "kind": s.kind, "title": s.title, "minutes": s.minutes} for s in self.plan],
+            "remaining_seconds": round(remaining),
+            "ends_at": ends_at,
+            "paused": self.paused_at is not None,
+            "warning": 0 < remaining <= WARNING_SECONDS,
+            "planned_minutes": sum(s.minutes for s in self.plan),
+        }
+
+    # -- persistence ----------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """What is stored to resume after a restart."""
+        return {
+            "plan": [s.as_dict() for s in self.plan],
+            "index": self.index,
+            "step_started_at": self.step_started_at.isoformat() if self.step_started_at else None,
+            "paused_at": self.paused_at.isoformat() if self.paused_at else None,
+            "elapsed_before": self.elapsed_before,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SessionState:
+        """Rebuild from :meth:`to_json`."""
+
+        def when(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        plan = tuple(
+            PlanStep(
+                id=s["id"], kind=s["kind"], title=s["title"], minutes=s["minutes"], prompt=s.get("prompt", {}),
+                questions=tuple(s.get("questions", ())), clip=s.get("clip"), scene=s.get("scene"),
+            )
+            for s in data["plan"]
+        )
+        return cls(
+            plan=plan,
+            index=data["index"],
+            step_started_at=when(data["step_started_at"]),
+            paused_at=when(data["paused_at"]),
+            elapsed_before=data["elapsed_before"],
+            ended_at=when(data["ended_at"]),
+        )

@@ -1,0 +1,1 @@
+"""Running roomctl on a Raspberry Pi: install, systemd watchdog, journald logging, backups, Pi checks."""

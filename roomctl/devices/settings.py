@@ -46,8 +46,8 @@ class Target(_Model):
     """What a device should be: on/off, brightness in percent (dimmers), position in percent (blinds, 100 = up)."""
 
     on: bool | None = None
-    brightness: int | None = Field(None, ge=0, le=100)
-    position: int | None = Field(None, ge=0, le=100)
+    brightness: int | None = Field(default=None, ge=0, le=100)
+    position: int | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Target:
@@ -72,15 +72,15 @@ class DeviceSettings(_Model):
     driver: DriverName
     name: str = Field(min_length=1, description="what people see (Dutch)")
     topic: str = Field(
-        "",
+        default="",
         pattern=r"^[A-Za-z0-9_./-]*$",
         description="tasmota: Topic; esphome: node name; shelly_gen2: topic prefix; generic_json: base topic; "
         "zigbee2mqtt: base topic (default zigbee2mqtt)",
     )
-    friendly_name: str = Field("", pattern=r"^[A-Za-z0-9_ ./-]*$", description="zigbee2mqtt friendly_name")
-    entity: str = Field("", pattern=r"^[a-z0-9_]*$", description="esphome object id (e.g. relay, co2)")
-    channel: int = Field(0, ge=0, le=8, description="relay/switch index (tasmota POWER<n>, shelly switch:<n>)")
-    feedback: bool = Field(True, description="False when the device never reports its state (shown as assumed)")
+    friendly_name: str = Field(default="", pattern=r"^[A-Za-z0-9_ ./-]*$", description="zigbee2mqtt friendly_name")
+    entity: str = Field(default="", pattern=r"^[a-z0-9_]*$", description="esphome object id (e.g. relay, co2)")
+    channel: int = Field(default=0, ge=0, le=8, description="relay/switch index (tasmota POWER<n>, shelly switch:<n>)")
+    feedback: bool = Field(default=True, description="False when the device never reports its state (shown as assumed)")
 
     @model_validator(mode="after")
     def _addressing(self) -> DeviceSettings:
@@ -135,16 +135,26 @@ class ScenesSettings(_Model):
         default_factory=_default_phase_scenes,
         description="scene name -> {device id or kind:<kind> -> target}; phases use their own name",
     )
-    command_timeout_seconds: float = Field(3.0, gt=0, le=60, description="wait this long for a device to confirm")
-    command_retries: int = Field(2, ge=0, le=10, description="send again this often before reporting a failure")
-    espresso_device: str = Field("", description="device id of the espresso plug ('' = none)")
-    espresso_lead_minutes: int = Field(30, ge=0, le=240, description="switch on this long before the first booking")
-    espresso_off_after_minutes: int = Field(10, ge=0, le=240, description="switch off this long after the last one")
-    empty_off_minutes: int = Field(20, ge=1, le=720, description="no booking and no presence this long: all off")
-    empty_scene: str = Field("leave", description="the scene applied to an empty room")
-    check_interval_seconds: float = Field(30.0, gt=0, le=600, description="how often espresso/empty room is checked")
-    home_assistant_discovery: bool = Field(True, description="publish Home Assistant MQTT discovery configs")
-    discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_-]+$")
+    command_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="wait this long for a device to confirm"
+    )
+    command_retries: int = Field(default=2, ge=0, le=10, description="send again this often before reporting a failure")
+    espresso_device: str = Field(default="", description="device id of the espresso plug ('' = none)")
+    espresso_lead_minutes: int = Field(
+        default=30, ge=0, le=240, description="switch on this long before the first booking"
+    )
+    espresso_off_after_minutes: int = Field(
+        default=10, ge=0, le=240, description="switch off this long after the last one"
+    )
+    empty_off_minutes: int = Field(
+        default=20, ge=1, le=720, description="no booking and no presence this long: all off"
+    )
+    empty_scene: str = Field(default="leave", description="the scene applied to an empty room")
+    check_interval_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="how often espresso/empty room is checked"
+    )
+    home_assistant_discovery: bool = Field(default=True, description="publish Home Assistant MQTT discovery configs")
+    discovery_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_-]+$")
 
     @field_validator("scenes")
     @classmethod

@@ -184,6 +184,13 @@ class LlmSettings(Section):
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
 
 
+class BackupSettings(Section):
+    """Nightly backups (`roomctl backup`, roomctl-backup.timer)."""
+
+    dir: Path | None = Field(None, description="where archives go; default <data_dir>/backups (better: a USB disk)")
+    keep: int = Field(14, ge=1, le=1000, description="newest archives kept; older ones are deleted")
+
+
 class Settings(BaseSettings):
     """Everything roomctl is configured with."""
 
@@ -203,6 +210,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     devices: list[DeviceSettings] = Field(default_factory=list)
     scenes: ScenesSettings = Field(default_factory=ScenesSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
 
     _file_data: ClassVar[dict[str, Any]] = {}
 

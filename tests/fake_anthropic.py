@@ -119,9 +119,10 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     behaviour: str
+    received_at: float = field(default_factory=time.monotonic)
 
 
-class _DroppedConnection(Exception):
+class _DroppedConnectionError(Exception):
     """Raised inside the response stream to make uvicorn abort the connection mid-body."""
 
 
@@ -282,7 +283,7 @@ def _check_content(content: Any, where: str) -> str:
     return ""
 
 
-def _check_request(headers: dict[str, str], body: Any) -> str:  # noqa: C901 - one flat list of checks
+def _check_request(headers: dict[str, str], body: Any) -> str:
     """What is wrong with a request, or '' when the fake implements its shape."""
     if not API_VERSION_PATTERN.match(headers.get("anthropic-version", "")):
         return "anthropic-version header must be a dated API version"
@@ -379,12 +380,13 @@ def _events(reply: Reply, body: dict[str, Any], message_id: str) -> list[tuple[s
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
         index += 1
     if reply.tool_input is not None:
-        raw = reply.tool_input if isinstance(reply.tool_input, str) else json.dumps(reply.tool_input, ensure_ascii=False)
-        events.append(("content_block_start", {
-            "type": "content_block_start", "index": index,
-            "content_block": {"type": "tool_use", "id": f"toolu_{message_id}", "name": reply.tool_name or _forced_tool(body),
-                              "input": {}},
-        }))
+        raw = reply.tool_input
+        if not isinstance(raw, str):
+            raw = json.dumps(raw, ensure_ascii=False)
+        block = {"type": "tool_use", "id": f"toolu_{message_id}", "name": reply.tool_name or _forced_tool(body),
+                 "input": {}}
+        events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                               "content_block": block}))
         for piece in _chunks(raw, reply.chunk_chars):
             events.append(("content_block_delta", {"type": "content_block_delta", "index": index,
                                                    "delta": {"type": "input_json_delta", "partial_json": piece}}))
@@ -401,7 +403,7 @@ async def _sse(
 ) -> AsyncIterator[bytes]:
     for count, (name, data) in enumerate(events):
         if drop_after is not None and count >= drop_after:
-            raise _DroppedConnection("scripted drop")
+            raise _DroppedConnectionError("scripted drop")
         if event_delay and count:
             await asyncio.sleep(event_delay)
         yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()

@@ -1,0 +1,148 @@
+"""HTTP routes of the AI improvement proposal. Facilitator and admin only: never facilities (privacy)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from roomctl.api.deps import get_room
+from roomctl.api.security import Role, allow
+from roomctl.core.room import Room
+from roomctl.proposal.content import MAX_TEXT, Step
+from roomctl.proposal.export import portfolio_html, portfolio_markdown
+from roomctl.proposal.service import ProposalService
+
+router = APIRouter(tags=["proposals"], dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
+
+MAX_KEY_LENGTH = 200
+
+
+class KaderNote(BaseModel):
+    """A note the group typed on one kader question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=1000)
+    note: str = Field("", max_length=MAX_TEXT)
+
+
+class AskBody(BaseModel):
+    """Ask for a proposal. The transcript comes from the speech tables when it is not given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transcript: str | None = Field(None, description="the brainstorm text; default: the session's stored transcript")
+    work_situation: str = Field("", max_length=20000)
+    problem: str = Field("", max_length=20000)
+    kader_notes: list[KaderNote] = Field(default_factory=list, max_length=50)
+    group_id: int | None = Field(None, description="default: the session's group")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=MAX_KEY_LENGTH)
+
+
+class VerdictBody(BaseModel):
+    """The group's verdict on a draft."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["accept", "revise", "reject"]
+    remarks: str = Field("", max_length=MAX_TEXT)
+
+
+class EditBody(BaseModel):
+    """Single items to replace in a draft; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    situation_summary: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
+    problem: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
+    steps: list[Step] | None = None
+    risks: list[str] | None = None
+    learning_needs: list[str] | None = None
+    open_questions: list[str] | None = None
+
+
+def service_of(room: Annotated[Room, Depends(get_room)]) -> ProposalService:
+    """The room's proposal service."""
+    service: ProposalService = room.service(ProposalService.name)
+    return service
+
+
+ServiceDep = Annotated[ProposalService, Depends(service_of)]
+
+
+@router.post("/api/v1/sessions/{session_id}/proposals", status_code=202)
+async def ask_for_proposal(
+    session_id: int,
+    body: AskBody,
+    service: ServiceDep,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
+) -> JSONResponse:
+    """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists."""
+    request, created = service.ask(
+        session_id,
+        transcript=body.transcript,
+        work_situation=body.work_situation,
+        problem=body.problem,
+        kader_notes=[(n.question, n.note) for n in body.kader_notes],
+        group_id=body.group_id,
+        idempotency_key=body.idempotency_key or idempotency_key,
+    )
+    return JSONResponse(request, status_code=202 if created else 200)
+
+
+@router.get("/api/v1/sessions/{session_id}/proposals")
+async def list_proposals(session_id: int, service: ServiceDep) -> dict[str, Any]:
+    """The session's requests (state, tokens, cost) and every proposal version."""
+    return {
+        "requests": service.store.requests_for_session(session_id),
+        "proposals": service.store.proposals_for_session(session_id),
+    }
+
+
+@router.get("/api/v1/proposals/{proposal_id}")
+async def get_proposal(proposal_id: int, service: ServiceDep) -> dict[str, Any]:
+    """One proposal version (content, the model's original, status, remarks)."""
+    return service.store.proposal(proposal_id)
+
+
+@router.post("/api/v1/proposals/{proposal_id}/verdict")
+async def give_verdict(
+    proposal_id: int, body: VerdictBody, service: ServiceDep
+) -> dict[str, Any]:
+    """Accept, reject, or revise with remarks (a new version is requested)."""
+    return service.verdict(proposal_id, body.verdict, body.remarks)
+
+
+@router.patch("/api/v1/proposals/{proposal_id}")
+async def edit_proposal(
+    proposal_id: int, body: EditBody, service: ServiceDep
+) -> dict[str, Any]:
+    """Replace single items of a draft before accepting it."""
+    return service.edit(proposal_id, body.model_dump(exclude_none=True, mode="json"))
+
+
+def _portfolio(service: ProposalService, group_id: int) -> tuple[str, list[dict[str, Any]], str]:
+    name = service.store.group_name(group_id) or f"#{group_id}"
+    return name, service.store.portfolio(group_id), service.room.settings.room.language
+
+
+@router.get("/api/v1/groups/{group_id}/portfolio.md", response_class=PlainTextResponse)
+async def portfolio_md(group_id: int, service: ServiceDep) -> PlainTextResponse:
+    """The group's accepted proposals as Markdown."""
+    name, proposals, language = _portfolio(service, group_id)
+    return PlainTextResponse(
+        portfolio_markdown(name, proposals, language),
+        media_type="text/markdown; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="portfolio-{group_id}.md"'},
+    )
+
+
+@router.get("/api/v1/groups/{group_id}/portfolio.html", response_class=HTMLResponse)
+async def portfolio_page(group_id: int, service: ServiceDep) -> HTMLResponse:
+    """The group's accepted proposals as a printable page."""
+    name, proposals, language = _portfolio(service, group_id)
+    return HTMLResponse(portfolio_html(name, proposals, language))

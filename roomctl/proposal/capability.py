@@ -1,0 +1,35 @@
+"""Installs the AI improvement proposal into a room: the service (with its outbox worker), health, screen part."""
+
+from __future__ import annotations
+
+from roomctl.core.health import ComponentHealth
+from roomctl.core.room import Room
+from roomctl.proposal import screen
+from roomctl.proposal.llm import read_api_key
+from roomctl.proposal.service import ProposalService
+
+
+def install(room: Room) -> None:
+    """Register the ``proposal`` service, the ``llm`` health component and the ``proposal`` screen part."""
+    service = ProposalService(room)
+    room.add_service(service)
+    room.health.register("llm", lambda: llm_health(service), critical=False)
+    room.screen.set(screen.PART, None)
+
+
+def llm_health(service: ProposalService) -> ComponentHealth:
+    """Degraded (never down) when proposals cannot go out: the door and the room keep working without them."""
+    settings = service.settings
+    if not settings.enabled:
+        return ComponentHealth("ok", "AI proposals are switched off")
+    if not read_api_key():
+        return ComponentHealth(
+            "degraded", "no Anthropic API key: set ROOMCTL_ANTHROPIC_API_KEY or the credential anthropic_api_key"
+        )
+    reason = service.outbox.last_wait_reason
+    pending = service.store.count_in_state("pending")
+    if reason == "key_rejected":
+        return ComponentHealth("degraded", "the API refuses the key; set a new one")
+    if reason in ("offline", "server", "rate_limited") and pending:
+        return ComponentHealth("degraded", f"{pending} proposal request(s) waiting: {service.outbox.last_error}")
+    return ComponentHealth("ok", f"{pending} pending" if pending else "")

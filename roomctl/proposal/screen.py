@@ -1,0 +1,103 @@
+"""The screen part ``proposal``: what the kiosk and the tablet show about the proposal, Dutch first.
+
+Shape: ``{"state", "session_id", "request_id", "proposal_id", "version", "wait_reason", "message": {"nl", "en"},
+"draft"}``. ``state`` is one of ``waiting`` (stored, not yet out: no key, no network, rate limited),
+``writing`` (streaming; ``draft`` grows), ``ready`` (a draft for the group to judge), ``revising``,
+``accepted``, ``rejected`` or ``failed``. While writing, the part is updated at most every
+``[llm] screen_throttle_seconds``, so a fast stream does not flood the WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from roomctl.core.room import Room
+
+PART = "proposal"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "queued": ("Het voorstel is aangevraagd.", "The proposal has been requested."),
+    "no_key": (
+        "Er is geen API-sleutel ingesteld. Het verzoek is bewaard en gaat weg zodra er een sleutel is.",
+        "No API key is set. The request is stored and goes out as soon as there is a key.",
+    ),
+    "key_rejected": (
+        "De API-sleutel wordt geweigerd. Het verzoek is bewaard; het gaat weg zodra een beheerder een nieuwe "
+        "sleutel instelt.",
+        "The API key is refused. The request is stored; it goes out once an admin sets a new key.",
+    ),
+    "offline": (
+        "Geen verbinding met de AI-dienst. Het verzoek is bewaard en wordt opnieuw geprobeerd.",
+        "No connection to the AI service. The request is stored and will be retried.",
+    ),
+    "rate_limited": (
+        "De AI-dienst vraagt even te wachten. Het verzoek gaat zo opnieuw weg.",
+        "The AI service asks us to wait. The request will go out again shortly.",
+    ),
+    "server": (
+        "De AI-dienst heeft een storing. Het verzoek wordt opnieuw geprobeerd.",
+        "The AI service has a fault. The request will be retried.",
+    ),
+    "malformed": (
+        "Het antwoord paste niet in het formulier; het voorstel wordt opnieuw gevraagd.",
+        "The answer did not fit the form; the proposal is asked for again.",
+    ),
+    "restarted": ("Het verzoek wordt na een herstart opnieuw verstuurd.", "The request is sent again after a restart."),
+    "writing": ("Het voorstel wordt geschreven…", "The proposal is being written…"),
+    "ready": ("Het voorstel is klaar. Beoordeel het samen.", "The proposal is ready. Judge it together."),
+    "revising": (
+        "Het voorstel wordt herschreven met jullie opmerkingen…",
+        "The proposal is being rewritten with your remarks…",
+    ),
+    "accepted": (
+        "Het voorstel is aangenomen en staat in het portfolio.",
+        "The proposal was accepted into the portfolio.",
+    ),
+    "rejected": ("Het voorstel is afgewezen. Vraag eventueel een nieuw voorstel.", "The proposal was rejected."),
+    "failed": ("Het voorstel kon niet worden gemaakt.", "The proposal could not be made."),
+}
+
+
+def message(key: str, detail: str = "") -> dict[str, str]:
+    """The Dutch and English sentence for ``key`` (with an optional detail appended)."""
+    nl, en = MESSAGES[key]
+    suffix = f" ({detail})" if detail else ""
+    return {"nl": nl + suffix, "en": en + suffix}
+
+
+class DraftPublisher:
+    """Puts the growing draft on the screen at most every ``interval`` seconds (the first update at once)."""
+
+    def __init__(self, room: Room, base: dict[str, Any], interval: float) -> None:
+        self.room = room
+        self.base = base
+        self.interval = interval
+        self._last = float("-inf")
+        self._pending: dict[str, Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def update(self, draft: dict[str, Any]) -> None:
+        """A new partial draft arrived."""
+        self._pending = draft
+        now = self.room.clock.monotonic()
+        if now - self._last >= self.interval:
+            self._flush()
+        elif self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.interval - (now - self._last), self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        if self._pending is None:
+            return
+        self._last = self.room.clock.monotonic()
+        self.room.screen.set(PART, {**self.base, "draft": self._pending})
+        self._pending = None
+
+    def close(self) -> None:
+        """Stop; a pending update is dropped (the final state follows)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None

@@ -26,6 +26,7 @@ CAPABILITIES: tuple[str, ...] = (
     "roomctl.booking",
     "roomctl.access",
     "roomctl.session",
+    "roomctl.proposal",
 )
 """Capability packages, in start order (each ``roomctl.<name>``)."""
 

@@ -2,8 +2,9 @@
 
 It reads through :class:`ContextSource`, so a capability can hand it a better source later. The default,
 :class:`DatabaseContextSource`, reads the shared tables when they exist: ``members`` / ``group_members``
-(booking), ``sessions`` with a ``group_id`` column (session) and ``transcript_segments`` with ``session_id`` and
-``text`` (speech). When a table is missing it answers "unknown" rather than failing.
+(booking), ``sessions`` with a ``group_id`` column (session) and the speech capability's transcript
+(``speech_segments``, through :func:`roomctl.speech.transcripts.transcript`). When a table is missing it answers
+"unknown" rather than failing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import sqlite_utils
+
+from roomctl.errors import NotFoundError
 
 
 class ContextSource(Protocol):
@@ -62,13 +65,13 @@ class DatabaseContextSource:
         return [str(r[0]) for r in rows if r[0]]
 
     def transcript(self, session_id: int) -> str | None:
-        """The session's segments joined in order, or None when there is no transcript table or text."""
-        if not self._has("transcript_segments", "session_id", "text"):
+        """The session's transcript from the speech capability's tables, or None when there is none."""
+        if not self._has("speech_segments", "session_id", "text"):
             return None
-        order = "start_seconds, id" if self._has("transcript_segments", "start_seconds", "id") else "rowid"
-        rows = self.db.execute(
-            f"select text from transcript_segments where session_id = ? order by {order}",  # noqa: S608
-            [session_id],
-        ).fetchall()
-        text = " ".join(str(r[0]).strip() for r in rows if r[0])
-        return text or None
+        from roomctl.speech.transcripts import transcript
+
+        try:
+            text = str(transcript(self.db, str(session_id))["text"])
+        except NotFoundError:
+            return None
+        return text.strip() or None

@@ -323,7 +323,8 @@ def _stage_zip(source: Path, dest: Path) -> None:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise ValidationError(f"{label}: {name}: symbolic links are not allowed in a package; refused")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            kind = stat.S_IFMT(mode)
+            if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                 raise ValidationError(f"{label}: {name}: not a regular file; refused")
             if (
                 info.file_size >= RATIO_CHECK_MIN_BYTES

@@ -1,8 +1,7 @@
-"""Events the devices capability listens to.
+"""Events the devices capability listens to besides the session's ``PhaseChanged``.
 
-``PhaseChanged`` is defined here until the session machine emits its own phase event; the session capability
-posts it (``room.post(PhaseChanged(phase="clip"))``) and the scene engine applies the phase's scene.
-``PresenceChanged`` comes from any presence source (the PIR on the Pi's GPIO, a presence sensor device).
+``PresenceChanged`` comes from any presence source that is not a device on the bus (the PIR on the Pi's GPIO,
+for example): ``room.post(PresenceChanged(present=True))`` resets the empty-room timer.
 """
 
 from __future__ import annotations
@@ -10,13 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roomctl.core.events import Event
-
-
-@dataclass(frozen=True)
-class PhaseChanged(Event):
-    """The session moved to another phase (``arrival``, ``clip``, ``brainstorm``, ``break``, ``leave``)."""
-
-    phase: str = ""
 
 
 @dataclass(frozen=True)

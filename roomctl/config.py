@@ -158,18 +158,19 @@ class ModelPrice(Section):
 
 DEFAULT_LLM_PRICES: dict[str, ModelPrice] = {
     "default": ModelPrice(input_eur_per_mtok=2.8, output_eur_per_mtok=14.0),
-    "claude-sonnet-4-5": ModelPrice(input_eur_per_mtok=2.8, output_eur_per_mtok=14.0),
-    "claude-haiku-4-5": ModelPrice(input_eur_per_mtok=0.95, output_eur_per_mtok=4.7),
-    "claude-opus-4-1": ModelPrice(input_eur_per_mtok=14.0, output_eur_per_mtok=70.0),
+    "claude-sonnet": ModelPrice(input_eur_per_mtok=2.8, output_eur_per_mtok=14.0),
+    "claude-haiku": ModelPrice(input_eur_per_mtok=0.95, output_eur_per_mtok=4.7),
+    "claude-opus": ModelPrice(input_eur_per_mtok=4.7, output_eur_per_mtok=23.5),
 }
-"""Approximate list prices in euro; ``default`` applies to models not named. Override in ``[llm.prices]``."""
+"""Approximate list prices in euro by model name or name prefix (the longest match wins); ``default`` applies
+to other models. Override in ``[llm.prices]``."""
 
 
 class LlmSettings(Section):
     """The AI improvement proposal (key: ROOMCTL_ANTHROPIC_API_KEY or credential anthropic_api_key)."""
 
     enabled: bool = Field(True, description="false: the room never asks for proposals")
-    model: str = Field("claude-sonnet-4-5", min_length=1)
+    model: str = Field("claude-sonnet-4-6", min_length=1)
     base_url: str = Field("", description="Messages API base URL; empty = the SDK's default")
     max_tokens: int = Field(4096, ge=256, le=64000)
     daily_budget_eur: float = Field(5.0, ge=0, description="per room and local day; 0 = no proposals")

@@ -26,6 +26,7 @@ CAPABILITIES: tuple[str, ...] = (
     "roomctl.booking",
     "roomctl.access",
     "roomctl.session",
+    "roomctl.speech",
     "roomctl.proposal",
 )
 """Capability packages, in start order (each ``roomctl.<name>``)."""
@@ -60,6 +61,7 @@ def build_room(settings: Settings, clock: Clock | None = None) -> Room:
     """Open the database (running migrations) and build the room with every capability installed."""
     db = open_database(settings.storage.database_path)
     room = Room(settings, db, clock)
+    room.screen.set("room", {"name": settings.room.name, "id": settings.room.id, "language": settings.room.language})
     for capability in load_capabilities():
         capability.install(room)  # type: ignore[operator]
     return room

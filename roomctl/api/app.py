@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from roomctl import __version__
-from roomctl.api import core_routes
+from roomctl.api import core_routes, pages
 from roomctl.api.problems import install_problem_handlers
 from roomctl.core.room import Room
 from roomctl.runtime import load_capabilities
@@ -44,4 +44,5 @@ def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
     for capability in load_capabilities():
         if capability.router is not None:
             app.include_router(capability.router)
+    app.include_router(pages.router)  # last: its /{page} route must not shadow the API
     return app

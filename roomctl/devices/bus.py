@@ -62,6 +62,7 @@ class MqttBus:
         self._connects = 0
         self._last_error = "not connected yet"
         self._on_connect_hooks: list[Callable[[], None]] = []
+        self._stopping = False
         self.client = self._make_client()
 
     # -- setup ----------------------------------------------------------------------------------------------
@@ -121,6 +122,7 @@ class MqttBus:
 
     async def stop(self) -> None:
         """Publish ``offline`` and disconnect cleanly (the last will is for unclean ends)."""
+        self._stopping = True
         if self._connected:
             info = self.client.publish(self.availability_topic, b"offline", qos=1, retain=True)
             await asyncio.to_thread(info.wait_for_publish, DISCONNECT_TIMEOUT)
@@ -168,7 +170,7 @@ class MqttBus:
                 self._loop.call_soon_threadsafe(hook)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if self._connected:
+        if self._connected and not self._stopping:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
         self._connected = False
         self._last_error = str(reason)

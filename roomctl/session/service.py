@@ -15,8 +15,9 @@ from typing import Any
 from roomctl.access.events import AccessGranted
 from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
-from roomctl.errors import StateError, ValidationError
+from roomctl.errors import NotFoundError, StateError, ValidationError
 from roomctl.session.events import PhaseChanged, SessionCommand, StepTimer
+from roomctl.session.kader import KaderStore
 from roomctl.session.machine import WARNING_SECONDS, SessionState, plan_from_videoframe
 from roomctl.session.videoframes import Videoframe, VideoframeLibrary
 
@@ -36,6 +37,7 @@ class SessionService:
         self.room = room
         self.repo = BookingRepository(room.db)
         self.library = VideoframeLibrary(room.settings.storage.data_dir)
+        self.kader = KaderStore(room.db)
         self.session_id: int | None = None
         self.state: SessionState | None = None
         self.group_id: int | None = None
@@ -173,9 +175,8 @@ class SessionService:
         self._schedule_timers()
         session_id = self.session_id
         if phase_changed:
-            self.room.post(
-                PhaseChanged(source="session", phase=self.state.phase, scene=self.state.step.scene, session_id=session_id)
-            )
+            step = self.state.step
+            self.room.post(PhaseChanged(source="session", phase=self.state.phase, scene=step.scene, session_id=session_id))
         if self.state.ended:
             log.info("session %s ended", session_id)
             self._cancel_timers()
@@ -215,10 +216,22 @@ class SessionService:
             self.room.status.set("phase", {"name": "idle", "session_id": None})
             return
         view = self.state.view(self.room.clock.now())
+        view["step"]["question_texts"] = self._question_texts(self.state.step.questions)
         group = self.repo.group(self.group_id) if self.group_id else None
         view.update({"id": self.session_id, "group": group.name if group else None, "present": self.present()})
         self.room.screen.set("session", view)
         self.room.status.set("phase", {"name": self.state.phase, "session_id": self.session_id})
+
+    def _question_texts(self, ids: tuple[str, ...]) -> list[dict[str, str]]:
+        texts = []
+        for question_id in ids:
+            try:
+                question = self.kader.get(question_id)
+            except NotFoundError:
+                log.warning("step names unknown kader question %s", question_id)
+                continue
+            texts.append({"id": question.id, "nl": question.nl, "en": question.en})
+        return texts
 
     def current(self) -> dict[str, Any] | None:
         """The running session's view, or ``None``."""

@@ -1,0 +1,58 @@
+"""The browser pages roomctl serves itself (no CDN, no build step): /kiosk, /tablet, /facilities, /admin.
+
+The pages and their static files are public: they hold no data. Everything they show comes from the API and
+the WebSocket, which need the page's token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kiosk
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+from roomctl.api.security import public
+from roomctl.errors import NotFoundError
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+KIOSK_DIR = Path(kiosk.__file__).resolve().parent / "web"
+PAGES = {"tablet": WEB_DIR, "facilities": WEB_DIR, "admin": WEB_DIR, "kiosk": KIOSK_DIR}
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def _file(folder: Path, name: str) -> FileResponse:
+    path = (folder / name).resolve()
+    if folder.resolve() not in path.parents or not path.is_file() or path.suffix not in MEDIA_TYPES:
+        raise NotFoundError(f"no such file: {name}")
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=NO_CACHE)
+
+
+@router.get("/", dependencies=[public()])
+async def index() -> RedirectResponse:
+    """The projector page is the room's front page."""
+    return RedirectResponse("/kiosk")
+
+
+@router.get("/{page}", dependencies=[public()])
+async def page(page: str) -> FileResponse:
+    """One of the room's pages."""
+    folder = PAGES.get(page)
+    if folder is None:
+        raise NotFoundError(f"no page /{page}; the pages are /kiosk, /tablet, /facilities and /admin")
+    return _file(folder, f"{page}.html")
+
+
+@router.get("/static/kiosk/{name}", dependencies=[public()])
+async def kiosk_static(name: str) -> FileResponse:
+    """The projector page's scripts and styles."""
+    return _file(KIOSK_DIR, name)
+
+
+@router.get("/static/{name}", dependencies=[public()])
+async def static(name: str) -> FileResponse:
+    """Shared scripts and styles of the pages."""
+    return _file(WEB_DIR, name)

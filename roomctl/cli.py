@@ -1,0 +1,261 @@
+"""The ``roomctl`` command line. ``roomctl --help`` lists every command; each has its own ``--help``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roomctl import __version__
+from roomctl.config import Settings, load_settings
+from roomctl.errors import RoomctlError
+
+log = logging.getLogger(__name__)
+
+EXIT_ERROR = 1
+"""Exit status when roomctl refuses or fails, with one sentence saying why."""
+TAP_TIMEOUT_SECONDS = 10.0
+DEMO_STATE_FILE = "demo.json"
+"""Written by ``roomctl demo`` in its folder: the URL and a reader token, so ``roomctl tap`` finds the demo."""
+
+config_option = click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="ROOMCTL_CONFIG",
+    help="The roomctl.toml to use (env ROOMCTL_CONFIG; default: /etc/roomctl/roomctl.toml if it exists).",
+)
+
+
+def settings_from(config: Path | None) -> Settings:
+    """Load the configuration named on the command line, or the production default if it exists."""
+    from roomctl.config import DEFAULT_CONFIG_PATH
+
+    if config is None and DEFAULT_CONFIG_PATH.exists():
+        config = DEFAULT_CONFIG_PATH
+    return load_settings(config)
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr (journald picks it up under systemd)."""
+    try:
+        from roomctl.ops.logging import setup_logging as setup
+
+        setup(logging.DEBUG if verbose else logging.INFO)
+    except ImportError:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roomctl")
+@click.option("--verbose", "-v", is_flag=True, help="Log debug messages.")
+def cli(verbose: bool) -> None:
+    """roomctl runs a Vitale Weekcyclus learning room from one Raspberry Pi.
+
+    Start with `roomctl demo` to see the whole room simulated in your browser.
+    """
+    setup_logging(verbose)
+
+
+# -- init / serve ------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("roomctl.toml"),
+    show_default=True,
+    help="Where to write the file.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(config: Path, force: bool) -> None:
+    """Write a commented default configuration file."""
+    from roomctl.config_template import render
+
+    if config.exists() and not force:
+        raise RoomctlError(f"{config} exists already; use --force to overwrite it")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(render(), encoding="utf-8")
+    click.echo(f"wrote {config}; edit it, then run `roomctl doctor -c {config}`")
+
+
+@cli.command()
+@config_option
+def serve(config: Path | None) -> None:
+    """Run the room (production): the service, its API and pages, until SIGTERM."""
+    from roomctl.server import serve as run
+
+    settings = settings_from(config)
+    asyncio.run(run(settings))
+
+
+@cli.command()
+@config_option
+def migrate(config: Path | None) -> None:
+    """Apply pending database migrations and list them."""
+    from roomctl.store import open_database
+    from roomctl.store.migrations import applied
+
+    db = open_database(settings_from(config).storage.database_path)
+    for name in applied(db):
+        click.echo(name)
+
+
+# -- tokens ------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def token() -> None:
+    """Create, list and revoke API tokens (only a hash is stored)."""
+
+
+@token.command("create")
+@config_option
+@click.option("--role", "-r", required=True, help="admin, facilitator, facilities, reader or kiosk.")
+@click.option("--label", "-l", default="", help="Who or what the token is for.")
+def token_create(config: Path | None, role: str, label: str) -> None:
+    """Create a token and print it once."""
+    from datetime import UTC, datetime
+
+    from roomctl.api.tokens import create_token
+    from roomctl.store import open_database
+
+    db = open_database(settings_from(config).storage.database_path)
+    token_id, value = create_token(db, role, label=label, now=datetime.now(UTC))
+    click.echo(value)
+    click.echo(f"token {token_id} ({role}) created; it is shown only now", err=True)
+
+
+@token.command("list")
+@config_option
+def token_list(config: Path | None) -> None:
+    """List tokens (id, role, label, dates; never the token)."""
+    from roomctl.api.tokens import list_tokens
+    from roomctl.store import open_database
+
+    db = open_database(settings_from(config).storage.database_path)
+    for row in list_tokens(db):
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        click.echo(f"{row['id']:>4}  {row['role']:<12} {state:<10} {row['created_at']}  {row['label'] or ''}")
+
+
+@token.command("revoke")
+@config_option
+@click.argument("token_id", type=int)
+def token_revoke(config: Path | None, token_id: int) -> None:
+    """Revoke a token by id."""
+    from datetime import UTC, datetime
+
+    from roomctl.api.tokens import revoke_token
+    from roomctl.store import open_database
+
+    db = open_database(settings_from(config).storage.database_path)
+    revoke_token(db, token_id, now=datetime.now(UTC))
+    click.echo(f"token {token_id} revoked")
+
+
+# -- tap ---------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("uid")
+@click.option("--url", default=None, help="roomctl's URL (default: the demo's, from ./var/demo.json).")
+@click.option("--token", "token_value", envvar="ROOMCTL_TOKEN", default=None, help="A reader token (env ROOMCTL_TOKEN).")
+@click.option("--reader", default="cli", show_default=True, help="Name of the reader the tap is reported from.")
+@click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path("var"), show_default=True,
+              help="The demo folder to find the URL and token in.")  # fmt: skip
+def tap(uid: str, url: str | None, token_value: str | None, reader: str, demo_dir: Path) -> None:
+    """Tap a badge at the simulated reader of a running roomctl and print the decision."""
+    import httpx
+
+    if url is None or token_value is None:
+        state_file = demo_dir / DEMO_STATE_FILE
+        if not state_file.exists():
+            raise RoomctlError(f"no running demo found ({state_file} is missing); give --url and --token")
+        state: dict[str, Any] = json.loads(state_file.read_text())
+        url = url or state["url"]
+        token_value = token_value or state["reader_token"]
+    try:
+        response = httpx.post(
+            f"{url.rstrip('/')}/api/v1/door/taps",
+            json={"uid": uid, "reader": reader},
+            headers={"Authorization": f"Bearer {token_value}"},
+            timeout=TAP_TIMEOUT_SECONDS,
+        )
+    except httpx.HTTPError as exc:
+        raise RoomctlError(f"cannot reach roomctl at {url}: {exc}") from None
+    body = response.json()
+    if response.status_code >= 400:
+        raise RoomctlError(str(body.get("detail", body)))
+    if body["granted"]:
+        who = body["member"]["name"] if body.get("member") else "master badge"
+        click.echo(f"granted ({body['reason']}): {who}; the door is open")
+    else:
+        click.echo(f"denied: {body['reason']}")
+        sys.exit(EXIT_ERROR)
+
+
+# -- doctor / demo -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+def doctor(config: Path | None) -> None:
+    """Check config, database, broker, GPIO, reader, audio, speech model, LLM key (and the Pi); say how to fix."""
+    from roomctl.doctor import run_doctor
+
+    sys.exit(run_doctor(config))
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("var"),
+              show_default=True, help="Folder for the demo's config, database and logs (reused next time).")  # fmt: skip
+@click.option("--port", type=int, default=8080, show_default=True, help="HTTP port of the demo.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for a tablet).")
+def demo(directory: Path, port: int, host: str) -> None:
+    """Run the whole room simulated: broker, devices, door, reader, screens. Ctrl-C stops everything."""
+    from roomctl.demo import run_demo
+
+    asyncio.run(run_demo(directory, host=host, port=port))
+
+
+def _add_capability_commands() -> None:
+    from roomctl.session.cli import videoframes_group
+    from roomctl.speech.cli import models_group
+
+    cli.add_command(models_group)
+    cli.add_command(videoframes_group)
+
+
+_add_capability_commands()
+
+
+def main() -> None:
+    """Entry point: run the CLI; a roomctl error ends with one sentence and a non-zero exit."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RoomctlError as exc:
+        click.echo(f"roomctl: {exc.detail}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise

@@ -1,0 +1,96 @@
+"""Running the service: the room core and uvicorn on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+
+from roomctl.api.app import create_app
+from roomctl.config import Settings
+from roomctl.core.room import Room
+from roomctl.errors import AdapterError
+from roomctl.runtime import build_room
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Signals that stop the service gracefully (Ctrl-C, systemd stop)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket, or a clear error when the port is taken.
+
+    Raises:
+        AdapterError: The address is in use or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AdapterError(
+                f"port {port} on {host} is already in use (another roomctl?); stop it or choose another port "
+                "with [server] port or --port"
+            ) from None
+        raise AdapterError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: roomctl stops everything it started first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._request_exit, sig)
+        try:
+            yield
+        finally:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def _request_exit(self, sig: signal.Signals) -> None:
+        log.info("received %s; stopping", sig.name)
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+async def serve(
+    settings: Settings,
+    *,
+    room: Room | None = None,
+    on_ready: Callable[[Room], Awaitable[None] | None] | None = None,
+) -> None:
+    """Build the room (unless given), start it and serve HTTP until SIGINT or SIGTERM; then stop it all."""
+    sock = bind_socket(settings.server.host, settings.server.port)
+    room = room or build_room(settings)
+    app = create_app(room, manage_room=False)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws_ping_interval=20.0)
+    server = _Server(config)
+    await room.start()
+    try:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.02)
+        if server.started and on_ready is not None:
+            result = on_ready(room)
+            if asyncio.iscoroutine(result):
+                await result
+        await serving
+    finally:
+        await room.stop()
+        sock.close()

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import anthropic
 
-from roomctl.proposal.content import TOOL_NAME, MalformedProposalError, partial_draft
+from roomctl.proposal.content import TOOL_NAME, MalformedProposalError
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +144,16 @@ def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
 
 
 async def stream_proposal(
-    client: anthropic.AsyncAnthropic, body: dict[str, Any], on_draft: Callable[[dict[str, Any]], None]
+    client: anthropic.AsyncAnthropic, body: dict[str, Any], on_draft: Callable[[str], None]
 ) -> LlmAnswer:
-    """Send ``body`` streaming; call ``on_draft`` with the partial proposal as it grows.
+    """Send ``body`` streaming; call ``on_draft`` with the tool's JSON text received so far.
 
     Raises:
         LlmCallError: The call failed (sorted by kind).
         MalformedAnswerError: The stream completed but holds no usable tool call (or broken JSON).
     """
     usage: dict[str, int] = {}
+    tool_json: list[str] = []
     try:
         async with client.messages.stream(**body) as stream:
             async for event in stream:
@@ -161,7 +162,8 @@ async def stream_proposal(
                 elif event.type == "message_delta":
                     usage["output"] = event.usage.output_tokens
                 elif event.type == "input_json":
-                    on_draft(partial_draft(event.snapshot))
+                    tool_json.append(event.partial_json)
+                    on_draft("".join(tool_json))
             final = await stream.get_final_message()
     except ValueError as exc:  # the SDK could not parse the streamed tool JSON
         raise MalformedAnswerError(

@@ -58,7 +58,7 @@ def _pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     if not ordered:
         return None
     alternatives = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in ordered)
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE | re.UNICODE)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE | re.UNICODE)
 
 
 @dataclass(frozen=True)

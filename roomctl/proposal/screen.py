@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import jiter
+
 from roomctl.core.room import Room
+from roomctl.proposal.content import partial_draft
 
 PART = "proposal"
 
@@ -66,20 +69,32 @@ def message(key: str, detail: str = "") -> dict[str, str]:
     return {"nl": nl + suffix, "en": en + suffix}
 
 
+def parse_partial(text: str) -> dict[str, Any]:
+    """The fields of a partly received tool JSON, unfinished strings included (so text shows as it is written)."""
+    try:
+        parsed = jiter.from_json(text.encode("utf-8"), partial_mode="trailing-strings")
+    except ValueError:
+        return {}
+    return partial_draft(parsed)
+
+
 class DraftPublisher:
-    """Puts the growing draft on the screen at most every ``interval`` seconds (the first update at once)."""
+    """Puts the growing draft on the screen at most every ``interval`` seconds (the first update at once).
+
+    It is given the tool's JSON text as received and parses it only when it publishes.
+    """
 
     def __init__(self, room: Room, base: dict[str, Any], interval: float) -> None:
         self.room = room
         self.base = base
         self.interval = interval
         self._last = float("-inf")
-        self._pending: dict[str, Any] | None = None
+        self._pending: str | None = None
         self._timer: asyncio.TimerHandle | None = None
 
-    def update(self, draft: dict[str, Any]) -> None:
-        """A new partial draft arrived."""
-        self._pending = draft
+    def update(self, tool_json: str) -> None:
+        """More of the tool's JSON arrived (the whole text so far)."""
+        self._pending = tool_json
         now = self.room.clock.monotonic()
         if now - self._last >= self.interval:
             self._flush()
@@ -92,7 +107,7 @@ class DraftPublisher:
         if self._pending is None:
             return
         self._last = self.room.clock.monotonic()
-        self.room.screen.set(PART, {**self.base, "draft": self._pending})
+        self.room.screen.set(PART, {**self.base, "draft": parse_partial(self._pending)})
         self._pending = None
 
     def close(self) -> None:

@@ -27,6 +27,10 @@ from roomctl.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+ESPRESSO_REARM_SECONDS = 300.0
+"""While the espresso plug should be on and is on, send ON this often: Tasmota restarts its PulseTime
+auto-off on every ``Power ON``, so the plug stays on while roomctl lives and goes off when it does not."""
+
 
 class BookingLike(Protocol):
     """A booking with a start and an end (timezone-aware)."""
@@ -84,6 +88,7 @@ class RoomAutomation:
         self.clock = clock
         self.bookings = bookings
         self.espresso_wanted: bool | None = None
+        self._espresso_sent_at = float("-inf")
         self.last_presence: datetime | None = None
         self.empty_since: datetime | None = None
         self.switched_off = False
@@ -135,10 +140,16 @@ class RoomAutomation:
             first = min(b.start for b in bookings) - timedelta(minutes=self.settings.espresso_lead_minutes)
             last = max(b.end for b in bookings) + timedelta(minutes=self.settings.espresso_off_after_minutes)
             wanted = first <= now < last
+        mono = self.clock.monotonic()
         if wanted != self.espresso_wanted:
             self.espresso_wanted = wanted
             log.info("espresso machine %s", "on: the day's first booking is near" if wanted else "off")
-            self.engine.spawn(self.registry.command(device_id, {"on": wanted}))
+        else:
+            is_on = self.registry.devices[device_id].state.get("on") is True
+            if not (wanted and is_on) or mono - self._espresso_sent_at < ESPRESSO_REARM_SECONDS:
+                return wanted
+        self._espresso_sent_at = mono
+        self.engine.spawn(self.registry.command(device_id, {"on": wanted}))
         return wanted
 
     def _empty_room(self, now: datetime, bookings: list[BookingLike]) -> bool:

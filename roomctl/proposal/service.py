@@ -176,7 +176,7 @@ class ProposalService:
         if proposal["status"] != "draft":
             raise StateError(
                 f"proposal {proposal_id} was already {proposal['status']}; only a draft can be judged or edited",
-                status=proposal["status"],
+                proposal_status=proposal["status"],
             )
         return proposal
 

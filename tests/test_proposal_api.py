@@ -102,7 +102,7 @@ def test_verdict_flow_with_versions_edits_and_portfolio(app_client, fake) -> Non
 
     md = client.get(f"/api/v1/groups/{group}/portfolio.md", headers=fac)
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
-    assert f"# Portfolio: Team Oost" in md.text and f"## {REVISED['title']}" in md.text
+    assert "# Portfolio: Team Oost" in md.text and f"## {REVISED['title']}" in md.text
     assert "| teamleider |" in md.text and GOOD_PROPOSAL["title"] not in md.text
     page = client.get(f"/api/v1/groups/{group}/portfolio.html", headers=headers["admin"])
     assert page.status_code == 200 and "<table>" in page.text and "@media print" in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,13 @@ def test_cli_help_for_every_command() -> None:
         result = runner.invoke(videoframes_group, [command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
         assert len(result.output.splitlines()) > 4
+
+
+def test_concurrent_first_use_installs_once(tmp_path: Path) -> None:
+    require_ffmpeg()
+    library = VideoframeLibrary(tmp_path / "data", clip_spec=TEST_CLIP_SPEC)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        frames = list(pool.map(lambda _: library.default(), range(2)))
+    assert frames[0] == frames[1]
+    assert library.versions(DEFAULT_ID) == ["1.0.0"]
+    assert sorted(p.name for p in library.root.iterdir()) == [DEFAULT_ID]

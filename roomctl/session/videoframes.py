@@ -288,7 +288,11 @@ class VideoframeLibrary:
         shipped = json.loads(DEFAULT_VIDEOFRAME_MANIFEST.read_text(encoding="utf-8"))
         if shipped["version"] in self._versions(shipped["id"]):
             return self.get(shipped["id"], shipped["version"])
-        return self.install_default(replace=False)
+        try:
+            return self.install_default(replace=False)
+        except ConflictError:
+            # Another caller installed it while this one was generating clips.
+            return self.get(shipped["id"], shipped["version"])
 
     def install_default(self, *, replace: bool = True) -> Videoframe:
         """(Re)install the shipped videoframe, generating its clips when ffmpeg is available."""

@@ -299,8 +299,28 @@ async def test_accepted_proposal_opens_the_next_session_of_the_group(llm_setting
         [draft] = svc.store.proposals_for_session(1)
         svc.verdict(draft["id"], "accept")
         assert last_accepted_proposal(room.db, group)["content"]["title"] == GOOD_PROPOSAL["title"]
+        assert svc.last_accepted_proposal(group)["id"] == draft["id"]
+        assert svc.last_accepted_proposal(group + 1) is None
         svc.ask(2, transcript="Tweede sessie: we gaan verder.", group_id=group)
         await wait_for(lambda: proposal_state(room).get("session_id") == 2
                        and proposal_state(room).get("state") == "ready", timeout=10)
     second = fake.message_requests()[1].body["messages"][0]["content"]
     assert "<previous_proposal>" in second and GOOD_PROPOSAL["title"] in second
+
+
+async def test_the_fake_refuses_request_shapes_it_does_not_implement(fake) -> None:
+    import anthropic
+
+    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key=KEY, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError, match="only streaming requests"):
+        await client.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(anthropic.BadRequestError, match="not among the tools"):
+        async with client.messages.stream(
+            model="m", max_tokens=10, messages=[{"role": "user", "content": "x"}],
+            tool_choice={"type": "tool", "name": "nope"},
+        ) as stream:
+            await stream.get_final_message()
+    await client.close()
+    assert len(fake.errors) == 2
+    with pytest.raises(AssertionError, match="refused requests"):
+        fake.assert_no_errors()

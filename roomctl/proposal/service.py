@@ -52,6 +52,10 @@ class ProposalService:
         """Stop the worker."""
         await self.outbox.stop()
 
+    def last_accepted_proposal(self, group_id: int) -> dict[str, Any] | None:
+        """The group's most recent accepted proposal: what its next session opens with (None if none)."""
+        return last_accepted_proposal(self.room.db, group_id)
+
     # -- asking -----------------------------------------------------------------------------------------
 
     def _redactor(self, group_id: int | None) -> Redactor:

@@ -54,6 +54,10 @@ class AudioSource(Protocol):
         ...
 
 
+_CLOSED = np.zeros(0, dtype=np.int16)
+"""Put in the queue by :meth:`SoundDeviceSource.close` so a waiting read ends at once."""
+
+
 class SoundDeviceSource:
     """A microphone through PortAudio/ALSA (``sounddevice``, imported when opened)."""
 
@@ -111,7 +115,7 @@ class SoundDeviceSource:
 
     async def read(self) -> np.ndarray | None:
         """The next block from the microphone."""
-        if self._stream is None:
+        if self._stream is None and self._queue.empty():
             return None
         try:
             item = await asyncio.wait_for(self._queue.get(), timeout=DEVICE_WAIT_SECONDS)
@@ -119,12 +123,15 @@ class SoundDeviceSource:
             raise AdapterError("the microphone delivers no audio (unplugged?); recording was stopped") from None
         if isinstance(item, BaseException):
             raise item
+        if item is _CLOSED:
+            return None
         return item
 
     async def close(self) -> None:
         """Stop and close the stream."""
         self._closing = True
         stream, self._stream = self._stream, None
+        self._queue.put_nowait(_CLOSED)
         if stream is not None:
             try:
                 stream.stop()
@@ -173,6 +180,7 @@ class WavSource:
         self._position = 0
         self._started = 0.0
         self._open = False
+        self._loaded = False
 
     async def open(self) -> None:
         """Load the files (off the loop) and start the clock."""
@@ -181,6 +189,7 @@ class WavSource:
         self._position = 0
         self._started = asyncio.get_running_loop().time()
         self._open = True
+        self._loaded = True
 
     async def read(self) -> np.ndarray | None:
         """The next block, delivered no earlier than it would be spoken."""
@@ -201,7 +210,7 @@ class WavSource:
     @property
     def finished(self) -> bool:
         """True once every file has been played."""
-        return self._open and self._position >= len(self._audio)
+        return self._loaded and self._position >= len(self._audio)
 
     async def close(self) -> None:
         """Stop playing."""

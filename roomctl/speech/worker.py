@@ -18,6 +18,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from roomctl.errors import AdapterError
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ POLL_SECONDS = 0.25
 STOP_GRACE_SECONDS = 3.0
 """A worker asked to stop that is still alive after this is killed."""
 MAX_CPU_THREADS = 4
+WARMUP_SAMPLES = 16_000
+"""One second of silence transcribed right after loading."""
 
 
 class WorkerCrashed(AdapterError):  # noqa: N818 - the name says what happened
@@ -66,6 +70,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
         model = WhisperModel(
             config.model_path, device="cpu", compute_type="int8", cpu_threads=config.cpu_threads, local_files_only=True
         )
+        # Warm up (loads the VAD model, allocates buffers) so the first real chunk is not slower.
+        list(model.transcribe(np.zeros(WARMUP_SAMPLES, dtype=np.float32), language=config.language, vad_filter=True)[0])
     except Exception as exc:
         conn.send(("load_error", f"{type(exc).__name__}: {exc}"))
         return

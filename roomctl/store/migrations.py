@@ -29,6 +29,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "roomctl.session.schema",
     "roomctl.proposal.schema",
     "roomctl.session.schema_content",
+    "roomctl.speech.schema",
 )
 """Modules that define ``MIGRATIONS``, in the order their migrations apply."""
 

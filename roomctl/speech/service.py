@@ -1,0 +1,351 @@
+"""The speech service: consent, recording, and transcribing chunks in the worker while the brainstorm goes on.
+
+States shown on the tablet and kiosk (screen part ``recording``): ``idle`` → ``consent`` (the group is asked)
+→ ``recording`` → ``finishing`` (the last chunk is transcribed) → ``idle``; ``error`` with a message when the
+microphone, the disk or the model fails. Stopping is possible in every state.
+
+Chunks are transcribed while the brainstorm goes on by :class:`~roomctl.speech.transcriber.Transcriber`; after
+stop only the last chunk remains, so the final transcript follows within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from roomctl.core.health import ComponentHealth
+from roomctl.core.room import Room
+from roomctl.errors import AdapterError, StateError
+from roomctl.speech import spool, transcripts
+from roomctl.speech.capture import Capture, Context
+from roomctl.speech.events import RecordingChanged, RecordingConsent, StartRecording, StopRecording, TranscriptReady
+from roomctl.speech.sources import AudioSource, SoundDeviceSource, WavSource
+from roomctl.speech.texts import message
+from roomctl.speech.transcriber import Transcriber
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_SECONDS = 10.0
+"""Stopping waits this long for the capture to seal its last chunk, then stops it regardless."""
+MIN_FREE_BYTES = 64 * 1024 * 1024
+"""Recording does not start with less free space in the spool (an hour of audio is 115 MB, deleted as it goes)."""
+CAPTION_SEGMENTS = 6
+"""Latest segments shown as captions."""
+
+
+@dataclass
+class Consent:
+    """The consent being collected (never stored with the transcript)."""
+
+    group: bool = False
+    session_id: str | None = None
+    present: tuple[int, ...] = ()
+    members: set[int] = field(default_factory=set)
+
+
+def screen_context(view: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """Session id, step id and kader question id from the session's screen part."""
+    if not view:
+        return None, None, None
+    step = view.get("step") or {}
+    question = view.get("question_id") or view.get("question")
+    if isinstance(question, dict):
+        question = question.get("id")
+    if question is None and step.get("questions"):
+        question = step["questions"][0]
+    session = view.get("id", view.get("session_id"))
+    return (
+        None if session is None else str(session),
+        None if step.get("id") is None else str(step["id"]),
+        None if question is None else str(question),
+    )
+
+
+class SpeechService:
+    """Owns recording and transcription for the room."""
+
+    name = "speech"
+
+    def __init__(self, room: Room, source_factory: Any = None) -> None:
+        self.room = room
+        self.settings = room.settings.speech
+        self.spool_root = room.settings.storage.data_dir / "spool"
+        self.source_factory = source_factory or self._default_source
+        self.state = "idle"
+        self.message: dict[str, Any] | None = None
+        self.consent: Consent | None = None
+        self.recording_id: int | None = None
+        self.transcriber = Transcriber(
+            room,
+            self.spool_root,
+            on_chunk_done=self._chunk_done,
+            on_recording_done=self._recording_done,
+            on_model_problem=self._model_problem,
+        )
+        self.transcripts_ready: list[int] = []
+        self._capture: Capture | None = None
+        self._capture_task: asyncio.Task[Any] | None = None
+        self._dispatcher: asyncio.Task[Any] | None = None
+        self._context: tuple[str | None, str | None, str | None] = (None, None, None)
+        self._unsubscribe: Any = None
+        room.on(RecordingConsent, self.on_consent)
+        room.on(StartRecording, self.on_start)
+        room.on(StopRecording, self.on_stop)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover the spool, check the model, start transcribing what waits."""
+        self._context = screen_context(self.room.screen.get("session"))
+        self._unsubscribe = self.room.screen.subscribe(self._on_screen)
+        self.transcriber.check_model()
+        await asyncio.to_thread(self.spool_root.mkdir, parents=True, exist_ok=True)
+        await self.transcriber.recover()
+        self.transcriber.expire()
+        self._dispatcher = self.room.spawn(self.transcriber.run(), name="speech-transcriber")
+        if self.transcriber.model_problem:
+            self._set("error", message("no_model", self.transcriber.model_problem))
+        self._publish()
+
+    async def stop(self) -> None:
+        """Seal what is being recorded (transcribed after the restart), stop the worker."""
+        if self._capture is not None:
+            await self._stop_capture("shutdown")
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+        await self.transcriber.stop()
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def _default_source(self) -> AudioSource:
+        if self.settings.source == "alsa":
+            return SoundDeviceSource(self.settings.device)
+        return WavSource(self.settings.simulated_files)
+
+    # -- commands -------------------------------------------------------------------------------------------
+
+    async def on_consent(self, event: RecordingConsent) -> dict[str, Any]:
+        """The group agrees (or withdraws); a member taps to agree."""
+        if not event.agreed:
+            if self.state == "recording":
+                self.room.spawn(self.stop_recording("consent withdrawn"), name="speech-withdraw")
+            elif self.state == "consent":
+                self.consent = None
+                self._set("idle")
+            return self.view()
+        if self.state == "recording":
+            raise StateError("recording is already running")
+        if event.member_id is not None:
+            if self.consent is None or not self.consent.group:
+                raise StateError("the group has not been asked yet; agree on the tablet first")
+            self.consent.members.add(event.member_id)
+            self._publish()
+            return self.view()
+        await self._require_model()
+        session_id, _, _ = self._context
+        present = event.present or tuple(m["id"] for m in (self.room.screen.get("session") or {}).get("present", []))
+        self.consent = Consent(group=True, session_id=event.session_id or session_id, present=tuple(present))
+        self.transcriber.want_worker = True
+        self.transcriber.wake()
+        self.room.screen.set("captions", None)
+        self._set("consent", message("members" if self.settings.require_member_consent else "consent"))
+        return self.view()
+
+    async def _require_model(self) -> None:
+        problem = await self.transcriber.verify_model()
+        if problem:
+            self._set("error", message("no_model", problem))
+            raise AdapterError(problem)
+
+    def _missing_members(self) -> list[int]:
+        if self.consent is None or not self.settings.require_member_consent:
+            return []
+        if not self.consent.present:
+            return [] if self.consent.members else [-1]
+        return [m for m in self.consent.present if m not in self.consent.members]
+
+    async def on_start(self, event: StartRecording) -> dict[str, Any]:
+        """Start recording (after consent)."""
+        return await self.start_recording(event.session_id)
+
+    async def start_recording(self, session_id: str | None = None) -> dict[str, Any]:
+        """Open the source and start capturing.
+
+        Raises:
+            StateError: No consent yet, or already recording.
+            AdapterError: No microphone, no model, or no room on the disk (the screen shows it too).
+        """
+        if self.state == "recording":
+            raise StateError("recording is already running")
+        if self.consent is None or not self.consent.group:
+            raise StateError("the group has not agreed to recording yet; ask for consent on the tablet first")
+        if self._missing_members():
+            raise StateError("not everyone present has agreed yet; each member taps to agree")
+        await self._require_model()
+        free = await asyncio.to_thread(shutil.disk_usage, self.spool_root)
+        if free.free < MIN_FREE_BYTES:
+            detail = f"only {free.free // (1024 * 1024)} MB free in {self.spool_root}"
+            self._set("error", message("disk", detail))
+            raise AdapterError(f"cannot record: {detail}; free some space")
+        source: AudioSource = self.source_factory()
+        try:
+            await source.open()
+        except AdapterError as exc:
+            self._set("error", message("no_microphone", exc.detail))
+            raise
+        consent = self.consent
+        kind = "group" + (f"+members:{len(consent.members)}" if consent.members else "")
+        rid = transcripts.create_recording(
+            self.room.db,
+            session_id=session_id or consent.session_id,
+            consent=kind,
+            model=self.settings.model,
+            language=self.settings.language,
+            now=self.room.clock.now(),
+        )
+        self.recording_id = rid
+        try:
+            self._capture = Capture(
+                rid,
+                source,
+                self.spool_root,
+                chunk_seconds=self.settings.chunk_seconds,
+                search_seconds=self.settings.cut_search_seconds,
+                on_chunk=lambda chunk, n: self._on_chunk(rid, chunk, n),
+                on_context=lambda offset, ctx: transcripts.add_mark(self.room.db, rid, offset, *ctx),
+                context=self._step_context,
+            )
+        except OSError as exc:
+            await source.close()
+            transcripts.set_state(self.room.db, rid, "done", now=self.room.clock.now(), error=str(exc))
+            self._set("error", message("disk", str(exc)))
+            raise AdapterError(f"cannot write the audio spool: {exc}") from None
+        self.consent = None
+        self._capture_task = self.room.spawn(self._run_capture(self._capture), name=f"speech-capture-{rid}")
+        self._set("recording", message("recording"))
+        self.room.status.set("recording", {"active": True})
+        self.room.post(RecordingChanged(source="speech", active=True, recording_id=rid))
+        log.info("recording %s started (%s)", rid, source.description)
+        return self.view()
+
+    async def on_stop(self, event: StopRecording) -> dict[str, Any]:
+        """Stop recording."""
+        return await self.stop_recording(event.reason)
+
+    async def stop_recording(self, reason: str = "stopped") -> dict[str, Any]:
+        """Stop whatever is going on: never raises, possible in every state."""
+        if self._capture is not None:
+            await self._stop_capture(reason)
+        else:
+            self.consent = None
+            if self.state in ("consent", "error"):
+                self._set("idle")
+        return self.view()
+
+    async def _stop_capture(self, reason: str) -> None:
+        capture, task = self._capture, self._capture_task
+        if capture is None or task is None:
+            return
+        log.info("recording %s: stop (%s)", capture.recording_id, reason)
+        capture.request_stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.error("recording %s did not stop in time; cancelling its capture", capture.recording_id)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._capture = None
+            self._set("error", message("disk", "the capture did not stop in time; spooled audio is kept"))
+            self.room.status.set("recording", {"active": False})
+            self.room.post(RecordingChanged(source="speech", active=False, recording_id=capture.recording_id))
+
+    async def _run_capture(self, capture: Capture) -> None:
+        result = await capture.run()
+        rid = capture.recording_id
+        self._capture = None
+        transcripts.set_state(self.room.db, rid, "finishing", now=self.room.clock.now(), error=result.detail or None)
+        self.room.status.set("recording", {"active": False})
+        self.room.post(RecordingChanged(source="speech", active=False, recording_id=rid))
+        log.info("recording %s stopped: %.1f s in %d chunks", rid, result.seconds, result.chunks)
+        if result.error:
+            self._set("error", message(result.error, result.detail))
+        else:
+            self._set("finishing", message("finishing"))
+        self.transcriber.finish_if_done(rid)
+        self.transcriber.wake()
+
+    # -- capture callbacks ----------------------------------------------------------------------------------
+
+    def _on_screen(self, snapshot: dict[str, Any]) -> None:
+        self._context = screen_context(snapshot.get("session"))
+
+    def _step_context(self) -> Context:
+        return self._context[1], self._context[2]
+
+    def _on_chunk(self, rid: int, chunk: spool.SpooledChunk, samples: int) -> None:
+        transcripts.add_chunk(self.room.db, rid, chunk.index, chunk.start, samples)
+        self.transcriber.wake()
+
+    # -- transcription callbacks ----------------------------------------------------------------------------
+
+    def _chunk_done(self, job: transcripts.ChunkJob) -> None:
+        self.room.screen.set(
+            "captions",
+            {
+                "recording_id": job.recording_id,
+                "segments": transcripts.latest_segments(self.room.db, job.recording_id, CAPTION_SEGMENTS),
+            },
+        )
+        self._publish()
+
+    def _model_problem(self, detail: str) -> None:
+        if self.state != "recording":
+            self._set("error", message("no_model", detail))
+
+    def _recording_done(self, rid: int, session_id: str | None) -> None:
+        self.transcripts_ready.append(rid)
+        self.room.post(TranscriptReady(source="speech", recording_id=rid, session_id=session_id))
+        if self.recording_id == rid and self.state == "finishing":
+            self._set("idle", message("ready"))
+
+    # -- state ----------------------------------------------------------------------------------------------
+
+    def _set(self, state: str, text: dict[str, Any] | None = None) -> None:
+        self.state = state
+        self.message = text or message(state) if state in ("idle", "recording") else text
+        self._publish()
+
+    def view(self) -> dict[str, Any]:
+        """The screen part ``recording``."""
+        pending = 0
+        if self.recording_id is not None:
+            pending = transcripts.pending_chunks(self.room.db, self.recording_id)
+        consent = None
+        if self.consent is not None:
+            consent = {
+                "group": self.consent.group,
+                "members_required": self.settings.require_member_consent,
+                "present": len(self.consent.present),
+                "agreed": len(self.consent.members),
+                "missing": len([m for m in self._missing_members() if m >= 0]),
+            }
+        return {
+            "state": self.state,
+            "active": self.state == "recording",
+            "recording_id": self.recording_id,
+            "seconds": round(self._capture.seconds, 1) if self._capture is not None else None,
+            "pending_chunks": pending,
+            "consent": consent,
+            "message": self.message,
+        }
+
+    def _publish(self) -> None:
+        self.room.screen.set("recording", self.view())
+
+    def health(self) -> ComponentHealth:
+        """``speech``: the model is usable and the worker alive (or not needed yet)."""
+        return self.transcriber.health()

@@ -8,6 +8,7 @@ import errno
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
@@ -53,6 +54,9 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach only the main thread; its owner stops this server
+            return
         loop = asyncio.get_running_loop()
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, self._request_exit, sig)
@@ -74,8 +78,10 @@ async def serve(
     *,
     room: Room | None = None,
     on_ready: Callable[[Room], Awaitable[None] | None] | None = None,
+    shutdown: asyncio.Event | None = None,
 ) -> None:
-    """Build the room (unless given), start it and serve HTTP until SIGINT or SIGTERM; then stop it all."""
+    """Build the room (unless given), start it and serve HTTP until SIGINT, SIGTERM or ``shutdown``; then stop
+    it all."""
     sock = bind_socket(settings.server.host, settings.server.port)
     room = room or build_room(settings)
     app = create_app(room, manage_room=False)
@@ -90,6 +96,11 @@ async def serve(
             result = on_ready(room)
             if asyncio.iscoroutine(result):
                 await result
+        if shutdown is not None:
+            waiter = asyncio.create_task(shutdown.wait())
+            await asyncio.wait({serving, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            server.should_exit = True
+            waiter.cancel()
         await serving
     finally:
         await room.stop()

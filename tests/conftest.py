@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from roomctl.config import Settings, load_settings
+from roomctl.core.room import Room
 from roomctl.devices.broker import Broker
 
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
@@ -73,3 +76,88 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval:
 def utc(*args: int) -> datetime:
     """A UTC datetime."""
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+@dataclass
+class LiveRoom:
+    """A room served by real uvicorn on a free port, seeded like the demo, with a token per role."""
+
+    url: str
+    room: Room
+    settings: Settings
+    tokens: dict[str, str]
+
+    def headers(self, role: str) -> dict[str, str]:
+        """Authorization header for ``role``."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def role_tokens(room: Room) -> dict[str, str]:
+    """One fresh token for every role."""
+    from roomctl.api.roles import Role
+    from roomctl.api.tokens import create_token
+
+    now = room.clock.now()
+    return {role.value: create_token(room.db, role.value, label="test", now=now)[1] for role in Role}
+
+
+@asynccontextmanager
+async def serving(settings: Settings, *, seed: bool = True) -> AsyncIterator[LiveRoom]:
+    """Serve a room with real uvicorn in this loop until the block ends."""
+    from roomctl.demo import seed as seed_demo
+    from roomctl.runtime import build_room
+    from roomctl.server import serve
+
+    room = build_room(settings)
+    if seed:
+        seed_demo(room)
+    tokens = role_tokens(room)
+    ready = asyncio.Event()
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(serve(settings, room=room, on_ready=lambda _: ready.set(), shutdown=shutdown))
+    done, _ = await asyncio.wait({task, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    try:
+        yield LiveRoom(settings.public_url, room, settings, tokens)
+    finally:
+        shutdown.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+@pytest.fixture
+async def live_room(make_settings: Callable[..., Settings]) -> AsyncIterator[LiveRoom]:
+    """The room, seeded like the demo (four members, a booking around now), served on a free port."""
+    from roomctl.devices.broker import free_port
+
+    async with serving(make_settings(server={"port": free_port()})) as live:
+        yield live
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Headless system Chromium through Playwright (no downloaded browser)."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make setup does)")
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()

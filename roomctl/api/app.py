@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute
 
 from roomctl import __version__
 from roomctl.api import core_routes, pages
@@ -46,3 +48,9 @@ def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
             app.include_router(capability.router)
     app.include_router(pages.router)  # last: its /{page} route must not shadow the API
     return app
+
+
+def walk_routes(app: FastAPI) -> Iterator[tuple[str, BaseRoute]]:
+    """Every route of the app with its full path (included routers flattened)."""
+    for context in iter_route_contexts(app.routes):
+        yield context.path or "", context.original_route

@@ -18,9 +18,13 @@ PROBLEM_TYPE_BASE = "https://roomctl.invalid/problems/"
 MEDIA_TYPE = "application/problem+json"
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """A problem+json response."""
-    body = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+
+
+def problem(status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+    """A problem+json response; ``extra`` members may not replace the standard ones."""
+    members = {k: v for k, v in (extra or {}).items() if k not in RESERVED_MEMBERS}
+    body = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **members}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
@@ -35,13 +39,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RoomctlError)
     async def _roomctl(request: Request, exc: RoomctlError) -> JSONResponse:
-        return problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        return problem(exc.status, exc.slug, exc.title, exc.detail, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _where(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem(422, "validation", "Invalid input", detail, errors=errors)
+        return problem(422, "validation", "Invalid input", detail, {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

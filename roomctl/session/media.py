@@ -8,6 +8,7 @@ means (the default videoframe then runs without clips).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -147,4 +148,35 @@ def generate_clip(out: Path, title: str, subtitle: str = "", spec: ClipSpec = DE
             raise AdapterError(f"ffmpeg could not render {out.name}: {result.stderr.strip()[-500:]}")
         shutil.move(partial, out)
     log.debug("generated clip %s (%s)", out, title)
+    return out
+
+
+MEDIA_CACHE_ENV = "ROOMCTL_MEDIA_CACHE"
+"""Folder where generated clips are kept between installs (default ``~/.cache/roomctl/media``)."""
+
+
+def cache_dir() -> Path | None:
+    """The generated-clip cache, or ``None`` when it cannot be used (read-only home under systemd)."""
+    configured = os.environ.get(MEDIA_CACHE_ENV)
+    folder = Path(configured) if configured else Path.home() / ".cache" / "roomctl" / "media"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def cached_clip(out: Path, key: str, title: str, subtitle: str, spec: ClipSpec = DEFAULT_CLIP_SPEC) -> Path:
+    """Like :func:`generate_clip`, but reuses a clip generated before for the same ``key`` and ``spec``."""
+    folder = cache_dir()
+    if folder is None:
+        return generate_clip(out, title, subtitle, spec)
+    name = f"{key}-{spec.width}x{spec.height}-{spec.seconds:g}s-{spec.rate}fps{out.suffix}"
+    cached = folder / name
+    if not cached.exists():
+        partial = folder / f".{name}.{os.getpid()}.part{out.suffix}"
+        generate_clip(partial, title, subtitle, spec)
+        os.replace(partial, cached)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, out)
     return out

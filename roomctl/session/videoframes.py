@@ -317,7 +317,8 @@ def build_default_package(out: Path, spec: media.ClipSpec = media.DEFAULT_CLIP_S
     if media.ffmpeg_available():
         for step in manifest["steps"]:
             if step.get("clip"):
-                media.generate_clip(out / step["clip"], step["title"]["nl"], step["title"]["en"], spec)
+                key = f"{manifest['id']}-{manifest['version']}-{step['id']}"
+                media.cached_clip(out / step["clip"], key, step["title"]["nl"], step["title"]["en"], spec)
     else:
         log.warning("ffmpeg is not installed: the default videoframe's steps run without clips")
         for step in manifest["steps"]:

@@ -1,0 +1,1 @@
+"""The session: videoframes, the didactisch kader, the state machine steered from the tablet."""

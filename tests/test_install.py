@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -263,3 +264,11 @@ def test_two_installs_at_once_are_refused(tmp_path: Path) -> None:
     with install_lock(Host(options, lambda _: None)), pytest.raises(StateError, match="another roomctl install"):
         install(options, echo=lambda _: None)
     assert (tmp_path / "root" / LOCK_FILE.relative_to("/")).exists()
+
+
+def test_the_bootstrap_script_is_valid_sh() -> None:
+    script = CHECKOUT / "systemd" / "install.sh"
+    assert os.access(script, os.X_OK)
+    result = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "-m roomctl.ops install --source" in script.read_text()

@@ -284,6 +284,18 @@ def _db_files(database: Path) -> list[Path]:
     return [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
 
 
+def _give_to_owner_of(directory: Path, paths: list[Path]) -> None:
+    """Run as root, hand restored files to the data directory's owner (the service user)."""
+    if os.geteuid() != 0:
+        return
+    info = directory.stat()
+    for path in paths:
+        if not path.exists():
+            continue
+        for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+            os.chown(item, info.st_uid, info.st_gid, follow_symlinks=False)
+
+
 def restore(
     archive: Path,
     settings: Settings,
@@ -357,6 +369,7 @@ def restore(
                 incoming = config_path.with_name(f".{config_path.name}.restore")
                 shutil.copy2(staging / CONFIG_MEMBER, incoming)
                 os.replace(incoming, config_path)
+            _give_to_owner_of(data_dir, [database, videoframes])
             db = open_database(database)
             before = set(manifest.get("migrations", []))
             ran = [row[0] for row in db.execute("select name from _migrations order by rowid") if row[0] not in before]

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from roomctl.devices.settings import DeviceSettings, ScenesSettings
 from roomctl.errors import ConfigError
+from roomctl.facilities.settings import FacilitiesSettings
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ class Settings(BaseSettings):
     devices: list[DeviceSettings] = Field(default_factory=list)
     scenes: ScenesSettings = Field(default_factory=ScenesSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    facilities: FacilitiesSettings = Field(default_factory=FacilitiesSettings)
 
     _file_data: ClassVar[dict[str, Any]] = {}
 
@@ -239,16 +241,16 @@ class Settings(BaseSettings):
 SECRET_KEYS = frozenset({"password", "api_key", "anthropic_api_key", "token", "secret"})
 
 
-def _reject_secrets(data: dict[str, Any], path: str = "") -> None:
+def _reject_secrets(data: dict[str, Any], source: Path | None, path: str = "") -> None:
     for key, value in data.items():
         dotted = f"{path}.{key}" if path else key
         if key.lower() in SECRET_KEYS:
             raise ConfigError(
-                f"{dotted}: secrets do not belong in the config file; set them in the environment "
+                f"{dotted} in {source}: secrets do not belong in the config file; set them in the environment "
                 "(ROOMCTL_...) or as a systemd credential"
             )
         if isinstance(value, dict):
-            _reject_secrets(value, dotted)
+            _reject_secrets(value, source, dotted)
 
 
 def _describe(error: Any) -> str:
@@ -278,7 +280,7 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
-    _reject_secrets(data)
+    _reject_secrets(data, path)
     for section, values in (overrides or {}).items():
         data.setdefault(section, {}).update(values)
     try:

@@ -13,6 +13,7 @@ class Role(StrEnum):
     - ``facilities``: sees rooms, devices, alarms and aggregate use; never transcripts or attendance.
     - ``reader``: a networked or simulated badge reader; may only report taps.
     - ``kiosk``: the projector page and its player; reads the screen state, reports clip position.
+    - ``member``: a professional (token bound to a member); reads their own learning-time report.
     """
 
     ADMIN = "admin"
@@ -20,3 +21,4 @@ class Role(StrEnum):
     FACILITIES = "facilities"
     READER = "reader"
     KIOSK = "kiosk"
+    MEMBER = "member"

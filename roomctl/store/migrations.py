@@ -30,6 +30,7 @@ MIGRATION_MODULES: tuple[str, ...] = (
     "roomctl.proposal.schema",
     "roomctl.session.schema_content",
     "roomctl.speech.schema",
+    "roomctl.facilities.schema",
 )
 """Modules that define ``MIGRATIONS``, in the order their migrations apply."""
 

@@ -113,6 +113,14 @@ class DoorSettings(Section):
     unlock_seconds: float = Field(5.0, gt=0, le=60, description="how long a granted tap unlocks the door")
     held_open_alarm_seconds: float = Field(30.0, gt=0, le=3600)
     master_badges: list[str] = Field(default_factory=list, description="UIDs that always open (always logged)")
+    forced_open_grace_seconds: float = Field(
+        2.0, ge=0, le=30, description="an opening this long after the strike relocked still counts as let in"
+    )
+    audit_retention_days: int = Field(365, ge=1, le=3650, description="audit entries older than this are deleted")
+    lockout_denied_taps: int = Field(10, ge=2, le=100_000, description="denied taps on one reader that lock it out")
+    lockout_window_seconds: float = Field(60.0, gt=0, le=3600, description="...counted within this window")
+    lockout_seconds: float = Field(60.0, gt=0, le=3600, description="how long a reader stays locked out")
+    booked_soon_minutes: int = Field(15, ge=0, le=240, description="the LED shows booked-soon this long before")
 
 
 class ReaderSettings(Section):
@@ -121,6 +129,8 @@ class ReaderSettings(Section):
     kind: Literal["simulated", "pn532_uart", "pn532_i2c", "evdev", "esphome"] = "simulated"
     device: str = Field("/dev/serial0", description="serial port (pn532_uart) or input device (evdev)")
     esphome_topic: str = Field("", description="MQTT topic the ESPHome reader node publishes tags on")
+    name: str = Field("door", pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="the reader's name in the audit trail")
+    i2c_address: int = Field(0x24, ge=0x03, le=0x77, description="PN532 address on the I2C bus (pn532_i2c)")
 
 
 class BookingSettings(Section):

@@ -8,6 +8,7 @@ MQTT password) never live here: see :mod:`roomctl.secrets`.
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("/etc/roomctl/roomctl.toml")
 ENV_PREFIX = "ROOMCTL_"
+OPENING_TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
 class Section(BaseModel):
@@ -42,6 +44,20 @@ class RoomSettings(Section):
     timezone: str = Field("Europe/Amsterdam", description="IANA time zone that governs local times")
     language: Literal["nl", "en"] = Field("nl", description="default language of the screens")
     capacity: int = Field(8, ge=1, le=100, description="people the room holds")
+    opening_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
+        default_factory=lambda: dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "07:00-22:00"),
+        description='local hours per weekday, e.g. mon = "08:00-12:00,13:00-18:00"; a day left out or "" is closed',
+    )
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, str]) -> dict[str, str]:
+        for day, hours in value.items():
+            for part in filter(None, hours.replace(" ", "").split(",")):
+                start, _, end = part.partition("-")
+                if not (OPENING_TIME.match(start) and OPENING_TIME.match(end) and start < end):
+                    raise ValueError(f"{day} = {hours!r}: write ranges like 08:00-18:00 (24:00 ends the day)")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -138,6 +154,14 @@ class BookingSettings(Section):
 
     checkin_before_minutes: int = Field(10, ge=0, le=120)
     checkin_after_minutes: int = Field(15, ge=1, le=120)
+    max_booking_minutes: int = Field(240, ge=15, le=24 * 60, description="longest single booking or occurrence")
+    no_show_threshold: int = Field(3, ge=1, le=50, description="consecutive no-shows that flag a series")
+    no_show_cancels_series: bool = Field(False, description="cancel the rest of a series once it is flagged")
+    walk_in: bool = Field(True, description="a member's tap on a free room starts an ad-hoc booking for their group")
+    walk_in_lead_minutes: int = Field(30, ge=0, le=240, description="walk-ins need the room free this long ahead")
+    walk_in_minutes: int = Field(60, ge=15, le=240, description="how long a walk-in books (shorter if a booking follows)")
+    series_max_weeks: int = Field(104, ge=1, le=520, description="longest weekly series")
+    enrol_wait_seconds: int = Field(60, ge=5, le=600, description="how long enrol-by-tap waits for the badge")
 
 
 class SpeechSettings(Section):
@@ -244,7 +268,7 @@ class Settings(BaseSettings):
         """The URL of this room's web pages."""
         if self.server.public_url:
             return self.server.public_url.rstrip("/")
-        host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host
+        host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host  # noqa: S104
         return f"http://{host}:{self.server.port}"
 
 

@@ -60,7 +60,7 @@ def setup_logging(verbose: bool) -> None:
 @click.version_option(__version__, prog_name="roomctl")
 @click.option("--verbose", "-v", is_flag=True, help="Log debug messages.")
 def cli(verbose: bool) -> None:
-    """roomctl runs a Vitale Weekcyclus learning room from one Raspberry Pi.
+    """Roomctl runs a Vitale Weekcyclus learning room from one Raspberry Pi.
 
     Start with `roomctl demo` to see the whole room simulated in your browser.
     """

@@ -30,7 +30,7 @@ from roomctl.server import serve
 log = logging.getLogger(__name__)
 
 DEMO_STATE_FILE = "demo.json"
-DEMO_TOKEN_LABEL = "demo"
+DEMO_TOKEN_LABEL = "demo"  # noqa: S105 - the label of the demo's tokens, not a secret
 BOOKING_LEAD_MINUTES = 5
 """The demo's booking around now starts this many minutes ago."""
 BOOKING_MINUTES = 60
@@ -121,6 +121,13 @@ def banner(url: str, tokens: dict[str, str], broker: Broker) -> str:
     return "\n".join(lines)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds a token)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 async def run_demo(directory: Path, *, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Run the demo in ``directory`` until interrupted."""
     directory = directory.resolve()
@@ -143,9 +150,7 @@ async def run_demo(directory: Path, *, host: str = "127.0.0.1", port: int = 8080
             await simulator.start()
             extras.append(simulator)
             state = {"url": settings.public_url, "reader_token": tokens["reader"], "pid": os.getpid(), "broker_pid": broker.pid}
-            fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(state, handle)
+            write_private(state_file, json.dumps(state))
             click.echo(banner(settings.public_url, tokens, broker), err=False)
 
         try:

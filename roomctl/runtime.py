@@ -28,6 +28,8 @@ CAPABILITIES: tuple[str, ...] = (
     "roomctl.session",
     "roomctl.speech",
     "roomctl.proposal",
+    "roomctl.facilities",
+    "roomctl.ops",
 )
 """Capability packages, in start order (each ``roomctl.<name>``)."""
 

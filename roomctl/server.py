@@ -80,8 +80,10 @@ async def serve(
     on_ready: Callable[[Room], Awaitable[None] | None] | None = None,
     shutdown: asyncio.Event | None = None,
 ) -> None:
-    """Build the room (unless given), start it and serve HTTP until SIGINT, SIGTERM or ``shutdown``; then stop
-    it all."""
+    """Build the room (unless given), start it and serve HTTP until SIGINT, SIGTERM or ``shutdown``.
+
+    Then stop it all: the HTTP server first, then the room and its adapters.
+    """
     sock = bind_socket(settings.server.host, settings.server.port)
     room = room or build_room(settings)
     app = create_app(room, manage_room=False)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kiosk
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
+import kiosk
 from roomctl.api.security import public
 from roomctl.errors import NotFoundError
 

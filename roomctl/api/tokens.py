@@ -16,7 +16,7 @@ import sqlite_utils
 from roomctl.api.roles import Role
 from roomctl.errors import NotFoundError, ValidationError
 
-TOKEN_PREFIX = "rct_"
+TOKEN_PREFIX = "rct_"  # noqa: S105 - a prefix that marks roomctl tokens, not a secret
 
 
 @dataclass(frozen=True)

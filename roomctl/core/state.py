@@ -1,5 +1,6 @@
-"""Observable state made of named parts: the screen state (pushed over ``/ws``) and the room status
-(published retained on MQTT).
+"""Observable state made of named parts: the screen state and the room status.
+
+The screen state is pushed over ``/ws``; the room status is published retained on MQTT.
 
 Each capability owns its part (``session``, ``booking``, ``door``, ``captions``, ...) and replaces it whole
 with :meth:`StateStore.set`; listeners hear every change with the new version number.

@@ -25,6 +25,7 @@ BROKER_START_TIMEOUT = 10.0
 BROKER_STOP_TIMEOUT = 5.0
 """Seconds to wait for Mosquitto to exit after SIGTERM before SIGKILL."""
 POLL_INTERVAL = 0.02
+MOSQUITTO_ENV = "ROOMCTL_MOSQUITTO"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,11 +36,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def find_mosquitto() -> str:
-    """The mosquitto binary.
+    """The mosquitto binary (``ROOMCTL_MOSQUITTO`` names another).
 
     Raises:
         AdapterError: It is not installed.
     """
+    configured = os.environ.get(MOSQUITTO_ENV)
+    if configured:
+        if os.access(configured, os.X_OK):
+            return configured
+        raise AdapterError(f"{MOSQUITTO_ENV}={configured} is not an executable mosquitto broker")
     for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate

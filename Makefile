@@ -1,0 +1,57 @@
+# The two commands of the README, and their parts. Everything they need they install themselves:
+# Debian packages (.ci/apt-packages), a venv with roomctl and its test extras, and the speech model.
+#
+#   make demo    set up and run `roomctl demo`: the whole room simulated
+#   make test    set up and run the whole test suite
+#   make lint    ruff + mypy
+#   make bench   run the benchmarks in bench/ and print their numbers
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.roomctl-installed
+DEMO_DIR ?= var
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := $(shell grep -v '^\s*\(\#\|$$\)' .ci/apt-packages)
+
+.PHONY: setup sysdeps venv model demo test lint bench clean
+
+setup: sysdeps venv model
+
+sysdeps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "roomctl needs Python 3.11 or newer" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+model: venv
+	$(BIN)/roomctl models install base --model-dir $(DEMO_DIR)/data/models --quiet
+
+demo: setup
+	$(BIN)/roomctl demo --dir $(DEMO_DIR)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check roomctl kiosk tests bench
+	$(BIN)/mypy
+
+bench: setup
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -15,10 +15,10 @@ from roomctl.config import Settings
 from roomctl.core.clock import Clock
 from roomctl.core.room import Room
 from roomctl.devices.broker import Broker
+from roomctl.devices.capability import install
 from roomctl.devices.example import example_config
 from roomctl.devices.settings import DeviceSettings, ScenesSettings
 from roomctl.devices.simulator import DeviceSimulator
-from roomctl.devices.capability import install
 from roomctl.store import open_database
 from tests.conftest import wait_for
 

@@ -13,7 +13,9 @@ from tests.conftest import wait_for
 from tests.devices_helpers import Watcher, sim_room
 
 
-async def test_arrival_scene_is_confirmed_by_every_driver(broker: Broker, make_settings: Callable[..., Settings]) -> None:
+async def test_arrival_scene_is_confirmed_by_every_driver(
+    broker: Broker, make_settings: Callable[..., Settings]
+) -> None:
     async with sim_room(broker, make_settings, delay=0.02) as sr:
         run = await sr.service.apply_scene("arrival")
         assert run["status"] == "complete", run
@@ -105,7 +107,8 @@ async def test_broker_restart_during_a_scene(broker: Broker, make_settings: Call
 
 async def test_no_feedback_device_is_assumed(broker: Broker, make_settings: Callable[..., Settings]) -> None:
     devices = [
-        {"id": "sign", "kind": "light", "driver": "generic_json", "name": "Bord", "topic": "room/sign", "feedback": False},
+        {"id": "sign", "kind": "light", "driver": "generic_json", "name": "Bord", "topic": "room/sign",
+         "feedback": False},
         {"id": "lamp", "kind": "dimmer", "driver": "generic_json", "name": "Lamp", "topic": "room/lamp"},
     ]
     async with sim_room(broker, make_settings, devices=devices) as sr:
@@ -120,22 +123,26 @@ async def test_no_feedback_device_is_assumed(broker: Broker, make_settings: Call
 async def test_phase_change_applies_the_phase_scene(broker: Broker, make_settings: Callable[..., Settings]) -> None:
     async with sim_room(broker, make_settings) as sr:
         sr.room.post(PhaseChanged(source="session", phase="clip", scene="clip"))
-        await wait_for(lambda: sr.service.engine.current is not None and sr.service.engine.current.status == "complete")
+        engine = sr.service.engine
+        await wait_for(lambda: engine.current is not None and engine.current.status == "complete")
         assert sr.service.engine.current.name == "clip"
         assert sr.sim.device("blinds").state["position"] == 0
         assert sr.sim.device("ceiling").state == {"on": True, "brightness": 20}
         sr.room.post(PhaseChanged(source="session", phase="brainstorm"))  # no scene named: the phase's own
-        await wait_for(lambda: sr.service.engine.current.name == "brainstorm" and sr.service.engine.current.status == "complete")
+        await wait_for(lambda: engine.current.name == "brainstorm" and engine.current.status == "complete")
         sr.room.post(PhaseChanged(source="session", phase="wrapup", scene=None))  # no such scene: nothing
         await asyncio.sleep(0.2)
         assert sr.service.engine.current.name == "brainstorm"
 
 
-async def test_flood_of_messages_does_not_stall_the_room(broker: Broker, make_settings: Callable[..., Settings]) -> None:
+async def test_flood_of_messages_does_not_stall_the_room(
+    broker: Broker, make_settings: Callable[..., Settings]
+) -> None:
     async with sim_room(broker, make_settings) as sr:
         version = sr.room.screen.version
         for i in range(3000):
-            sr.sim.publish_raw("zigbee2mqtt/leerruimte/plafond", json.dumps({"state": "ON", "brightness": i % 255}).encode())
+            payload = json.dumps({"state": "ON", "brightness": i % 255}).encode()
+            sr.sim.publish_raw("zigbee2mqtt/leerruimte/plafond", payload)
         # Mosquitto drops what roomctl cannot take fast enough (max_queued_messages); wait until it is quiet
         last = None
         while (current := sr.device("ceiling")["state"]) != last:

@@ -137,7 +137,8 @@ async def test_home_assistant_discovery_and_scene_select(
             watcher.client.publish(select["command_topic"], b"disco", qos=1)
             watcher.client.publish(select["command_topic"], b"\xff\xfe", qos=1)
             watcher.client.publish(select["command_topic"], b"brainstorm", qos=1)
-            await wait_for(lambda: sr.service.engine.current is not None and sr.service.engine.current.status == "complete")
+            engine = sr.service.engine
+            await wait_for(lambda: engine.current is not None and engine.current.status == "complete")
             assert sr.service.engine.current.name == "brainstorm"
             assert sr.service.engine.current.source == "home-assistant"
         finally:

@@ -82,6 +82,8 @@ def main():
     record(argv)
     if argv[0] == "init":
         Path(argv[argv.index("--config") + 1]).write_text('[room]\\nname = "Leerruimte"\\n')
+    if argv[0] == "token":
+        print("rct_faketoken")
     if argv[0] == "migrate" and os.environ.get("FAKE_MIGRATE_FAIL"):
         sys.exit("migration core_0009 failed: no such table")
 '''
@@ -183,7 +185,11 @@ def test_install_into_a_root_then_upgrade(fake_source: Path, calls: Path, tmp_pa
         ["init", "--config", str(config)],
         ["models", "install", "base"],
         ["migrate", "--config", str(config)],
+        ["token", "create", "--role"],
     ]
+    kiosk_env = root / "etc/roomctl/kiosk.env"
+    assert kiosk_env.read_text() == "ROOMCTL_KIOSK_TOKEN=rct_faketoken\n"
+    assert kiosk_env.stat().st_mode & 0o777 == 0o640
     data_dirs = {json.loads(line)["data_dir"] for line in calls.read_text().splitlines()}
     assert data_dirs == {str(root / "var/lib/roomctl")}, "commands under --root must use the root's data dir"
 

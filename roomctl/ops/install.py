@@ -46,6 +46,9 @@ MIN_FREE_BYTES = 1500 * 2**20
 """A venv with faster-whisper (~500 MB), the base model (~150 MB), the previous venv and some room."""
 NOLOGIN = "/usr/sbin/nologin"
 
+KIOSK_ENV_NAME = "kiosk.env"
+"""Holds ROOMCTL_KIOSK_TOKEN for the kiosk page and the player (root:kiosk, 0640)."""
+
 
 def preflight(host: Host) -> None:
     """Refuse clearly when this is not a system the installer knows, or it cannot work here."""
@@ -235,6 +238,21 @@ def migrate(host: Host, previous: Path | None) -> None:
         ) from None
 
 
+def kiosk_token(host: Host) -> None:
+    """Give the projector page and the player a kiosk token, once (``/etc/roomctl/kiosk.env``, kiosk-readable)."""
+    opts = host.options
+    env_file = opts.config_path.parent / KIOSK_ENV_NAME
+    if host.path(env_file).exists():
+        host.echo(f"    keep {host.path(env_file)}")
+        return
+    host.step("creating the kiosk token")
+    roomctl = str(host.path(opts.prefix / "venv") / "bin" / "roomctl")
+    cmd = [roomctl, "token", "create", "--role", "kiosk", "--label", "kiosk", "--config", str(host.path(opts.config_path))]
+    result = host.run(cmd, user=SERVICE_USER)
+    token = result.stdout.strip() if result is not None else ""
+    host.write(env_file, f"ROOMCTL_KIOSK_TOKEN={token}\n", 0o640, "root", KIOSK_USER)
+
+
 def install_units(host: Host) -> None:
     """Copy the unit files, add the kiosk player's runtime-dir drop-in, enable and (re)start the units."""
     opts = host.options
@@ -308,6 +326,7 @@ def install(options: InstallOptions, echo: Callable[[str], None] = print, now: d
             if previous is not None and not options.dry_run:
                 shutil.rmtree(host.path(venv), ignore_errors=True)
             raise
+        kiosk_token(host)
         install_units(host)
         prune_venvs(host, venv)
     host.step(f"done: roomctl {__version__} in {host.path(options.prefix / 'venv')}")

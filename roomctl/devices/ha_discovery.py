@@ -62,16 +62,17 @@ def discovery_messages(settings: Settings, scene_names: list[str]) -> list[tuple
             "occupancy",
             "Bezetting",
             device_class="occupancy",
-            value_template="{{ 'ON' if (value_json.occupancy is defined "
-            "and value_json.occupancy.occupied) else 'OFF' }}",
+            value_template="{{ 'ON' if (value_json.phase is defined and value_json.phase.name "
+            "not in ['idle', 'ended']) or (value_json.occupancy is defined and value_json.occupancy.occupied) "
+            "else 'OFF' }}",
         ),
         entity(
             "sensor",
             "phase",
             "Fase",
             icon="mdi:timeline-clock",
-            value_template="{{ value_json.session.phase if (value_json.session is defined "
-            "and value_json.session.phase is defined and value_json.session.phase) else 'geen' }}",
+            value_template="{{ value_json.phase.name if (value_json.phase is defined "
+            "and value_json.phase.name is defined and value_json.phase.name) else 'idle' }}",
         ),
         entity(
             "binary_sensor",

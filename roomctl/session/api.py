@@ -1,36 +1,99 @@
-"""Routes of the running session: its view and the tablet's commands."""
+"""Routes of the running session: its view, the tablet's commands, the player's reports and tablet pairing.
+
+The admin's content routes (videoframes, kader) are in :mod:`roomctl.session.api_content` and included here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import get_room
-from roomctl.api.security import Role, allow
+from roomctl.api.security import Role, allow, public
 from roomctl.core.room import Room
-from roomctl.session.events import SessionCommand
+from roomctl.session import api_content
+from roomctl.session.commands import run_command
+from roomctl.session.events import ClipReport
+from roomctl.session.service import SessionService
 
 router = APIRouter(prefix="/api/v1", tags=["session"])
+router.include_router(api_content.router)
+
+MAX_PATH_CHARS = 4096
+"""Longest clip source a player report may carry."""
 
 
 class CommandIn(BaseModel):
-    """A tablet command."""
+    """A tablet command (see :mod:`roomctl.session.commands` for the list and their arguments)."""
 
     command: str = Field(..., max_length=40, examples=["next"])
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class PlayerReportIn(BaseModel):
+    """What the kiosk player reports about the clip it plays."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    clip: str = Field(..., min_length=1, max_length=MAX_PATH_CHARS)
+    step: str | None = Field(None, max_length=200)
+    restart: int = Field(0, ge=0)
+    state: Literal["playing", "paused", "ended", "error"]
+    position_ms: int = Field(0, ge=0)
+    length_ms: int | None = Field(None, ge=0)
+    error: str | None = Field(None, max_length=2000)
+
+
+class PairIn(BaseModel):
+    """The PIN the projector shows."""
+
+    pin: str = Field(..., max_length=20, examples=["123456"])
+
+
+def _service(room: Room) -> SessionService:
+    service: SessionService = room.service("session")
+    return service
+
+
 @router.get("/session", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK)])
 async def get_session(room: Room = Depends(get_room)) -> dict[str, Any]:
     """The running session (``{"phase": "idle"}`` when none runs)."""
-    view: dict[str, Any] | None = room.service("session").current()
+    view = _service(room).current()
     return view or {"phase": "idle"}
 
 
 @router.post("/session/commands", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
 async def post_command(body: CommandIn, room: Room = Depends(get_room)) -> dict[str, Any]:
-    """Steer the session: next, previous, goto {index}, pause, resume, extend {minutes}, end."""
-    result: dict[str, Any] = await room.dispatch(SessionCommand(source="api", command=body.command, args=body.args))
+    """Steer the session; a command that does not fit now is refused (409) and changes nothing.
+
+    Commands: start, next, previous, goto {index}, pause, resume, extend {minutes}, end, play, pause_clip,
+    restart_clip, show_question/hide_question {question}, situation/problem {text}, choose {questions},
+    note {question, text}, consent {agreed}, record_start, record_stop, ask_proposal, verdict {verdict, remarks}.
+    """
+    return await run_command(room, body.command, body.args)
+
+
+@router.post("/session/player", dependencies=[allow(Role.KIOSK, Role.ADMIN)])
+async def post_player_report(body: PlayerReportIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+    """The kiosk player's report on the clip it plays (a report about an earlier start: ``accepted: false``)."""
+    report = ClipReport(source="player", **body.model_dump())
+    result: dict[str, Any] = await room.dispatch(report)
     return result
+
+
+@router.post("/tablet/pair", dependencies=[public()], tags=["tablet"])
+async def pair_tablet(body: PairIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Pair a tablet with the PIN on the projector; answers a facilitator token.
+
+    The token is bound to the running session (or the room). Public: the PIN is the credential; wrong PINs
+    lock pairing for a while (429).
+    """
+    return _service(room).pairing.pair(body.pin)
+
+
+@router.post("/tablet/pairing/show", dependencies=[public()], tags=["tablet"])
+async def show_pin(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Ask the projector to show the pairing PIN for a while; answers whether pairing is locked."""
+    return _service(room).pairing.request_show()

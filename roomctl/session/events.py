@@ -10,8 +10,7 @@ from roomctl.core.events import Event
 
 @dataclass(frozen=True)
 class SessionCommand(Event):
-    """A command from the tablet (or the CLI): ``next``, ``previous``, ``goto``, ``pause``, ``resume``,
-    ``extend``, ``end``, ``play``, ``pause_clip``, ``restart_clip``."""
+    """A command from the tablet (or the CLI) for the session service; see ``SessionService.COMMANDS``."""
 
     command: str = ""
     args: dict[str, Any] = field(default_factory=dict)
@@ -33,3 +32,20 @@ class PhaseChanged(Event):
     phase: str = "idle"
     scene: str | None = None
     session_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ClipReport(Event):
+    """The kiosk player reports playback of a clip (on every change and about once a second while playing).
+
+    ``restart`` and ``step`` echo the screen state the player acted on, so a report about an earlier start of
+    the clip, or about the previous step's clip, is recognised and dropped.
+    """
+
+    clip: str = ""
+    step: str | None = None
+    restart: int = 0
+    state: str = "playing"
+    position_ms: int = 0
+    length_ms: int | None = None
+    error: str | None = None

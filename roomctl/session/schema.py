@@ -32,4 +32,31 @@ def _sessions(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [Migration("session_0001_sessions", _sessions)]
+def _choices_and_tablets(db: sqlite_utils.Database) -> None:
+    """What the group chooses (work situation, problem, questions, notes) and the paired tablets' tokens."""
+    db.execute("alter table sessions add column work_situation text")
+    db.execute("alter table sessions add column problem text")
+    db.execute("alter table sessions add column chosen_questions text")
+    db.execute(
+        """create table session_notes (
+            session_id integer not null references sessions(id),
+            question_id text not null,
+            note text not null,
+            updated_at text not null,
+            primary key (session_id, question_id)
+        )"""
+    )
+    db.execute(
+        """create table tablet_pairings (
+            token_id integer primary key,
+            session_id integer,
+            created_at text not null,
+            expires_at text not null
+        )"""
+    )
+
+
+MIGRATIONS = [
+    Migration("session_0001_sessions", _sessions),
+    Migration("session_0002_choices_and_tablets", _choices_and_tablets),
+]

@@ -1,7 +1,13 @@
 """Running sessions: started by the first granted tap, steered from the tablet, persisted on every change.
 
 After a restart the open session is read back and resumes at the same step with the right remaining time:
-the state stores when the step started, so the time the service was down counts as time spent.
+the state stores when the step started, so the time the service was down counts as time spent (a break whose
+time ran out meanwhile moves on at once).
+
+Transitions: a group's first granted tap starts a session (idle → arrival); the tablet's commands
+(:data:`COMMANDS`); step timers (a warning :data:`~roomctl.session.machine.WARNING_SECONDS` before the end; at
+the end a break moves on, other steps show overtime); and the player's reports (the end of a clip, see
+:mod:`roomctl.session.machine` for which steps it ends).
 """
 
 from __future__ import annotations
@@ -16,16 +22,30 @@ from roomctl.access.events import AccessGranted
 from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
 from roomctl.errors import NotFoundError, StateError, ValidationError
-from roomctl.session.events import PhaseChanged, SessionCommand, StepTimer
+from roomctl.session.choices import SessionChoices
+from roomctl.session.events import ClipReport, PhaseChanged, SessionCommand, StepTimer
 from roomctl.session.kader import KaderStore
-from roomctl.session.machine import WARNING_SECONDS, SessionState, plan_from_videoframe
+from roomctl.session.machine import WARNING_SECONDS, SessionState, auto_advances, plan_from_videoframe
+from roomctl.session.pairing import TabletPairing
 from roomctl.session.videoframes import Videoframe, VideoframeLibrary
+from roomctl.speech.events import StopRecording
 
 log = logging.getLogger(__name__)
 
-COMMANDS = frozenset({"next", "previous", "goto", "pause", "resume", "extend", "end"})
-"""Commands that move the session; clip commands are handled by the player part."""
+MACHINE_COMMANDS = frozenset({"next", "previous", "goto", "pause", "resume", "extend", "end"})
+"""Commands that move the session through its plan."""
+CLIP_COMMANDS = frozenset({"play", "pause_clip", "restart_clip"})
+"""Commands for the current step's clip."""
+QUESTION_COMMANDS = frozenset({"show_question", "hide_question"})
+"""Commands that show or hide a kader question on the current step."""
+CHOICE_COMMANDS = frozenset({"situation", "problem", "choose", "note"})
+"""Commands that record what the group chooses (stored with the session)."""
+COMMANDS = MACHINE_COMMANDS | CLIP_COMMANDS | QUESTION_COMMANDS | CHOICE_COMMANDS | {"start"}
+"""Every command the session service takes."""
 MAX_EXTEND_MINUTES = 60
+"""Most minutes one ``extend`` adds."""
+REPORT_STATES = frozenset({"playing", "paused", "ended", "error"})
+"""What a player report's ``state`` can be."""
 
 
 class SessionService:
@@ -37,43 +57,55 @@ class SessionService:
         self.room = room
         self.repo = BookingRepository(room.db)
         self.library = VideoframeLibrary(room.settings.storage.data_dir)
-        self.kader = KaderStore(room.db)
+        self.kader = KaderStore(room.db, now=room.clock.now)
+        self.choices = SessionChoices(room.db, self.kader, room.clock.now)
+        self.pairing = TabletPairing(room, lambda: self.session_id)
         self.session_id: int | None = None
+        self.booking_id: int | None = None
         self.state: SessionState | None = None
         self.group_id: int | None = None
+        self.clip_progress: dict[str, Any] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._videoframe: asyncio.Future[Videoframe] | None = None
         room.on(AccessGranted, self._on_granted)
         room.on(SessionCommand, self.on_command)
         room.on(StepTimer, self._on_timer)
+        room.on(ClipReport, self.on_clip_report)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Prepare the videoframe off the loop (first use generates its clips) and resume an open session."""
         self._videoframe = asyncio.ensure_future(asyncio.to_thread(self.library.default))
+        self.pairing.start()
         rows = list(self.room.db.query("select * from sessions where ended_at is null order by id desc limit 1"))
         if rows:
             row = rows[0]
-            self.session_id, self.group_id = row["id"], row["group_id"]
+            self.session_id, self.group_id, self.booking_id = row["id"], row["group_id"], row["booking_id"]
             self.state = SessionState.from_json(json.loads(row["state"]))
             log.info("resumed session %s at step %d", self.session_id, self.state.index)
             self._after_change(phase_changed=True)
+            self.tick()
         else:
             self._publish()
 
     async def stop(self) -> None:
         """Cancel timers; the state is already persisted."""
         self._cancel_timers()
+        self.pairing.stop()
         if self._videoframe is not None and not self._videoframe.done():
             await asyncio.gather(self._videoframe, return_exceptions=True)
 
-    # -- handlers -------------------------------------------------------------------------------------------
+    # -- starting -------------------------------------------------------------------------------------------
 
     async def _on_granted(self, event: AccessGranted) -> None:
         now = self.room.clock.now()
         if self.state is None and event.group_id is not None:
             await self.begin(event.group_id, event.booking_id, now)
+        elif self.state is not None and event.group_id not in (None, self.group_id):
+            log.info("member %s of group %s came in during group %s's session; it starts when this one ends",
+                     event.member_id, event.group_id, self.group_id)  # fmt: skip
+            return
         if self.session_id is not None and event.member_id is not None:
             with self.room.db.atomic():
                 self.room.db.execute(
@@ -86,6 +118,8 @@ class SessionService:
         """Start a session for a group with the room's videoframe; returns its id."""
         if self._videoframe is None:
             raise StateError("the session service has not started")
+        if self.state is not None:
+            raise StateError("a session is already running; end it on the tablet first")
         videoframe = await asyncio.shield(self._videoframe)
         state = SessionState(plan=tuple(plan_from_videoframe(videoframe))).goto(0, now)
         with self.room.db.atomic():
@@ -103,13 +137,31 @@ class SessionService:
                 }
             )
             session_id = int(table.last_pk)  # type: ignore[arg-type]
-        self.session_id, self.group_id, self.state = session_id, group_id, state
+        self.session_id, self.group_id, self.booking_id, self.state = session_id, group_id, booking_id, state
+        self.clip_progress = None
         log.info("session %d started for group %d", session_id, group_id)
         self._after_change(phase_changed=True)
         return session_id
 
-    def on_command(self, event: SessionCommand) -> dict[str, Any]:
-        """Apply a tablet command; answers the new session view.
+    async def _start_command(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``start``: from idle, a session for ``group_id`` (default: the group of the booking running now)."""
+        if self.state is not None:
+            raise StateError("a session is already running; use next to move on, or end it first")
+        booking = (self.room.screen.get("booking") or {}).get("current")
+        group_id = args.get("group_id", booking["group_id"] if booking else None)
+        if group_id is None:
+            raise StateError("no booking runs now; give group_id to start a session for a group")
+        if not isinstance(group_id, int) or isinstance(group_id, bool):
+            raise ValidationError("group_id must be a group's id (a whole number)", field="group_id")
+        self.repo.group(group_id)
+        booking_id = booking["id"] if booking and booking.get("group_id") == group_id else None
+        await self.begin(group_id, booking_id, self.room.clock.now())
+        return self.current() or {"phase": "idle"}
+
+    # -- commands -------------------------------------------------------------------------------------------
+
+    async def on_command(self, event: SessionCommand) -> dict[str, Any]:
+        """Apply a tablet command; answers the new session view. Nothing changes when it is refused.
 
         Raises:
             StateError: No session runs, or the command does not fit the current step.
@@ -117,43 +169,140 @@ class SessionService:
         """
         if event.command not in COMMANDS:
             raise ValidationError(f"unknown command {event.command!r}; use one of: {', '.join(sorted(COMMANDS))}")
-        if self.state is None:
+        if event.command == "start":
+            return await self._start_command(event.args)
+        if self.state is None or self.session_id is None:
             raise StateError("no session is running; a group member starts one by tapping their badge")
+        if event.command in CHOICE_COMMANDS:
+            self._choice(event.command, event.args)
+            self._publish()
+            return self.current() or {"phase": "idle"}
         now = self.room.clock.now()
         before = self.state
+        args = event.args
         match event.command:
             case "next":
                 after = before.next(now)
             case "previous":
                 after = before.previous(now)
             case "goto":
-                after = before.goto(self._int_arg(event.args, "index", 0, len(before.plan) - 1), now)
+                after = before.goto(self._int_arg(args, "index", 0, len(before.plan) - 1), now)
             case "pause":
                 after = before.pause(now)
             case "resume":
                 after = before.resume(now)
             case "extend":
-                after = before.extend(self._int_arg(event.args, "minutes", 1, MAX_EXTEND_MINUTES), now)
+                minutes = self._int_arg(args, "minutes", 1, MAX_EXTEND_MINUTES)
+                after = before.extend(minutes, now)
+                self._booking_call("extend", minutes)
+            case "play":
+                after = before.play_clip()
+            case "pause_clip":
+                after = before.pause_clip()
+            case "restart_clip":
+                after = before.restart_clip()
+            case "show_question":
+                after = before.show_question(self._question_arg(args))
+            case "hide_question":
+                after = before.hide_question(self._question_arg(args))
             case _:
                 after = before.end(now)
+                self._booking_call("end_early")
         self.state = after
+        if after.clip_restart != before.clip_restart:
+            self.clip_progress = None
         self._after_change(phase_changed=after.index != before.index or after.ended)
-        view: dict[str, Any] = self.room.screen.get("session") or {"phase": "ended"}
-        return view
+        return self.current() or {"phase": "ended", "session_id": event.args.get("session_id")}
 
-    def _on_timer(self, event: StepTimer) -> None:
-        if self.state is None or event.session_id != self.session_id or event.index != self.state.index:
+    def _choice(self, command: str, args: dict[str, Any]) -> None:
+        assert self.session_id is not None
+        match command:
+            case "situation":
+                self.choices.set_work_situation(self.session_id, args.get("text", ""))
+            case "problem":
+                self.choices.set_problem(self.session_id, args.get("text", ""))
+            case "choose":
+                self.choices.choose(self.session_id, args.get("questions"))
+            case _:
+                self.choices.set_note(self.session_id, args.get("question"), args.get("text", ""))
+
+    def _booking_call(self, name: str, *args: Any) -> None:
+        """Extend or end the booking too, when the booking capability offers it.
+
+        The booking capability refuses when the room is not free: the session then stays as it was.
+        """
+        if self.booking_id is None:
             return
-        self._publish()
+        booking = self.room.services.get("booking")
+        method = getattr(booking, name, None)
+        if callable(method):
+            method(self.booking_id, *args)
 
-    # -- helpers --------------------------------------------------------------------------------------------
+    def _question_arg(self, args: dict[str, Any]) -> str:
+        question = args.get("question")
+        if not isinstance(question, str):
+            raise ValidationError("question must be a kader question id such as q3", field="question")
+        self.kader.get(question)
+        return question
 
     @staticmethod
     def _int_arg(args: dict[str, Any], name: str, low: int, high: int) -> int:
         value = args.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValidationError(f"{name} must be a whole number from {low} to {high}")
+            raise ValidationError(f"{name} must be a whole number from {low} to {high}", field=name)
         return value
+
+    # -- clips and timers -----------------------------------------------------------------------------------
+
+    def on_clip_report(self, event: ClipReport) -> dict[str, Any]:
+        """A player report: keeps the position, and acts on the end (or failure) of the clip on screen.
+
+        Reports about another step, clip or start (an out-of-date ``restart``) are dropped: answered with
+        ``accepted: false`` and nothing changes.
+
+        Raises:
+            ValidationError: ``state`` is not one of :data:`REPORT_STATES`.
+        """
+        if event.state not in REPORT_STATES:
+            raise ValidationError(f"state must be one of {', '.join(sorted(REPORT_STATES))}", field="state")
+        state = self.state
+        if state is None or not state.is_current_clip(event.step, event.clip, event.restart):
+            return {"accepted": False, "reason": "the report is not about the clip on screen now"}
+        self.clip_progress = {
+            "state": event.state, "position_ms": event.position_ms, "length_ms": event.length_ms,
+            "error": event.error, "restart": event.restart,
+        }  # fmt: skip
+        if event.state in ("ended", "error"):
+            if event.state == "error":
+                log.warning("the player could not play %s: %s", event.clip, event.error)
+            self.state = state.clip_finished(self.room.clock.now())
+            self._after_change(phase_changed=self.state.index != state.index or self.state.ended)
+        else:
+            self._publish()
+        return {"accepted": True, "clip_state": self.state.clip_state if self.state else None}
+
+    def _on_timer(self, event: StepTimer) -> None:
+        if self.state is None or event.session_id != self.session_id or event.index != self.state.index:
+            return
+        self.tick()
+
+    def tick(self) -> None:
+        """Check the step against the clock: a break whose time is up moves on; others re-publish.
+
+        Timers call this (warning, end); so can anyone who moved the clock.
+        """
+        if self.state is None or self.state.ended:
+            return
+        now = self.room.clock.now()
+        if self.state.paused_at is None and self.state.remaining(now) <= 0 and auto_advances(self.state.step):
+            before = self.state
+            self.state = before.next(now)
+            log.info("session %s: break over, on to step %d", self.session_id, self.state.index)
+            self._after_change(phase_changed=True)
+            return
+        self._publish()
+
+    # -- helpers --------------------------------------------------------------------------------------------
 
     def _persist(self) -> None:
         assert self.state is not None and self.session_id is not None
@@ -180,8 +329,14 @@ class SessionService:
         if self.state.ended:
             log.info("session %s ended", session_id)
             self._cancel_timers()
-            self.state, self.session_id, self.group_id = None, None, None
+            self.state, self.session_id, self.group_id, self.booking_id = None, None, None, None
+            self.clip_progress = None
+            recording = self.room.screen.get("recording") or {}
+            if recording.get("state") == "recording":
+                self.room.post(StopRecording(source="session", reason="the session ended"))
             self.room.post(PhaseChanged(source="session", phase="idle", scene="leave", session_id=session_id))
+            if session_id is not None:
+                self.pairing.session_ended(session_id)
         self._publish()
 
     def _cancel_timers(self) -> None:
@@ -216,13 +371,26 @@ class SessionService:
             self.room.status.set("phase", {"name": "idle", "session_id": None})
             return
         view = self.state.view(self.room.clock.now())
-        view["step"]["question_texts"] = self._question_texts(self.state.step.questions)
+        choices = self.choices.view(self.session_id)
+        view["step"]["question_texts"] = self._question_texts(self.state.questions, choices["notes"])
         group = self.repo.group(self.group_id) if self.group_id else None
-        view.update({"id": self.session_id, "group": group.name if group else None, "present": self.present()})
+        view.update(
+            {
+                "id": self.session_id,
+                "group": group.name if group else None,
+                "present": self.present(),
+                "work_situation": choices["work_situation"],
+                "problem": choices["problem"],
+                "chosen": self._question_texts(tuple(choices["chosen"]), choices["notes"]),
+                "notes": choices["notes"],
+                "clip_progress": self.clip_progress,
+                "kader": [{"id": q.id, "nl": q.nl, "en": q.en} for q in self.kader.list()],
+            }
+        )
         self.room.screen.set("session", view)
         self.room.status.set("phase", {"name": self.state.phase, "session_id": self.session_id})
 
-    def _question_texts(self, ids: tuple[str, ...]) -> list[dict[str, str]]:
+    def _question_texts(self, ids: tuple[str, ...], notes: dict[str, str]) -> list[dict[str, str]]:
         texts = []
         for question_id in ids:
             try:
@@ -230,7 +398,10 @@ class SessionService:
             except NotFoundError:
                 log.warning("step names unknown kader question %s", question_id)
                 continue
-            texts.append({"id": question.id, "nl": question.nl, "en": question.en})
+            entry = {"id": question.id, "nl": question.nl, "en": question.en}
+            if notes.get(question.id):
+                entry["note"] = notes[question.id]
+            texts.append(entry)
         return texts
 
     def current(self) -> dict[str, Any] | None:

@@ -1,0 +1,229 @@
+"""Pairing a tablet with the room: a six-digit PIN on the projector, typed on the tablet, gives it a token.
+
+The PIN is in the screen part ``pairing`` (``{"pin", "rotates_at", "locked_until", "show_until", "tries_left"}``);
+the kiosk shows it on the idle and arrival screens, and on any screen for :data:`SHOW_SECONDS` after a tablet
+asks for it. ``POST /api/v1/tablet/pair {"pin"}`` is public: the right PIN returns a facilitator token bound to
+the running session (revoked when that session ends) or, when no session runs, to the room (valid for
+:data:`ROOM_TOKEN_HOURS`). The PIN changes every :data:`PIN_ROTATE_SECONDS` and after every pairing.
+:data:`MAX_WRONG_PINS` wrong PINs in a row lock pairing for :data:`LOCK_SECONDS`, during which even the right
+PIN is refused. Only the token's hash is stored (by :mod:`roomctl.api.tokens`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from roomctl.api.roles import Role
+from roomctl.api.tokens import create_token, revoke_token
+from roomctl.core.room import Room
+from roomctl.errors import AuthError, NotFoundError, RateLimitedError, ValidationError
+
+log = logging.getLogger(__name__)
+
+PART = "pairing"
+"""The screen part holding the PIN."""
+PIN_DIGITS = 6
+"""Length of the PIN."""
+PIN_ROTATE_SECONDS = 600
+"""A PIN is replaced after this long even when nobody used it."""
+MAX_WRONG_PINS = 5
+"""Wrong PINs in a row that lock pairing."""
+LOCK_SECONDS = 300
+"""How long pairing stays locked after too many wrong PINs."""
+SHOW_SECONDS = 120
+"""How long the projector shows the PIN on any screen after a tablet asks for it."""
+ROOM_TOKEN_HOURS = 12
+"""Lifetime of a token paired while no session runs (a working day)."""
+SESSION_TOKEN_HOURS = 6
+"""Longest lifetime of a session-bound token (it is revoked earlier, when its session ends)."""
+TOKEN_LABEL = "tablet (paired with PIN)"  # noqa: S105 (a label, not a secret)
+"""Label of paired tablets' tokens in ``roomctl token list``."""
+
+
+class TabletPairing:
+    """The PIN, the wrong-PIN counter and the tokens of paired tablets.
+
+    Args:
+        room: The room (its clock, database and screen).
+        session_id: Returns the running session's id, or ``None``.
+    """
+
+    def __init__(self, room: Room, session_id: Callable[[], int | None]) -> None:
+        self.room = room
+        self._session_id = session_id
+        self.pin = ""
+        self.rotates_at: datetime | None = None
+        self.locked_until: datetime | None = None
+        self.show_until: datetime | None = None
+        self.wrong = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Pick a first PIN and drop the tokens that expired while the room was down."""
+        self.sweep()
+        self.rotate()
+
+    def stop(self) -> None:
+        """Cancel the rotation timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def rotate(self) -> None:
+        """Replace the PIN (never by the same one) and schedule the next rotation."""
+        now = self.room.clock.now()
+        old = self.pin
+        while self.pin == old:
+            self.pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+        self.rotates_at = now + timedelta(seconds=PIN_ROTATE_SECONDS)
+        self._schedule(PIN_ROTATE_SECONDS)
+        self.publish()
+
+    def _schedule(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._timer = None
+            return
+        self._timer = loop.call_later(seconds, self._due)
+
+    def _due(self) -> None:
+        """Timer: the lock ran out or the PIN is due (checked against the room's clock)."""
+        self._timer = None
+        now = self.room.clock.now()
+        self._catch_up(now)
+        if self._timer is None:
+            due = self.locked_until or self.rotates_at
+            self._schedule(max((due - now).total_seconds() if due else PIN_ROTATE_SECONDS, 1.0))
+
+    def _catch_up(self, now: datetime) -> None:
+        if self.locked_until is not None and now >= self.locked_until:
+            self.locked_until = None
+            self.wrong = 0
+            log.info("tablet pairing unlocked")
+            self.rotate()
+        elif self.rotates_at is not None and now >= self.rotates_at:
+            self.rotate()
+
+    # -- pairing --------------------------------------------------------------------------------------------
+
+    def request_show(self) -> dict[str, Any]:
+        """A tablet asks the projector to show the PIN for a while."""
+        self.show_until = self.room.clock.now() + timedelta(seconds=SHOW_SECONDS)
+        self.publish()
+        return self.public_view()
+
+    def pair(self, pin: object) -> dict[str, Any]:
+        """Check a PIN; the right one gives a facilitator token.
+
+        Returns:
+            ``{"token", "role", "session_id", "expires_at"}``.
+
+        Raises:
+            ValidationError: ``pin`` is not six digits (not counted as a wrong PIN).
+            RateLimitedError: Pairing is locked after too many wrong PINs.
+            AuthError: The PIN is wrong (says how many tries are left).
+        """
+        now = self.room.clock.now()
+        self._catch_up(now)
+        if self.locked_until is not None:
+            seconds = int((self.locked_until - now).total_seconds()) + 1
+            raise RateLimitedError(
+                f"pairing is locked after {MAX_WRONG_PINS} wrong PINs; try again in {seconds // 60 + 1} minutes",
+                retry_after_seconds=seconds, locked_until=self.locked_until.isoformat(),
+            )  # fmt: skip
+        if not isinstance(pin, str) or len(pin) != PIN_DIGITS or not pin.isascii() or not pin.isdigit():
+            raise ValidationError(f"the PIN is {PIN_DIGITS} digits, as shown on the projector", field="pin")
+        if not hmac.compare_digest(pin, self.pin):
+            self.wrong += 1
+            if self.wrong >= MAX_WRONG_PINS:
+                self.locked_until = now + timedelta(seconds=LOCK_SECONDS)
+                self._schedule(LOCK_SECONDS)
+                self.publish()
+                log.warning("tablet pairing locked for %d s after %d wrong PINs", LOCK_SECONDS, self.wrong)
+                raise RateLimitedError(
+                    f"that PIN is wrong, {MAX_WRONG_PINS} times in a row: pairing is locked for "
+                    f"{LOCK_SECONDS // 60} minutes",
+                    retry_after_seconds=LOCK_SECONDS, locked_until=self.locked_until.isoformat(),
+                )  # fmt: skip
+            self.publish()
+            left = MAX_WRONG_PINS - self.wrong
+            raise AuthError(f"that PIN is wrong; look at the projector and try again ({left} tries left)",
+                            tries_left=left)  # fmt: skip
+        return self._issue(now)
+
+    def _issue(self, now: datetime) -> dict[str, Any]:
+        session_id = self._session_id()
+        hours = SESSION_TOKEN_HOURS if session_id is not None else ROOM_TOKEN_HOURS
+        expires = now + timedelta(hours=hours)
+        token_id, token = create_token(self.room.db, Role.FACILITATOR.value, label=TOKEN_LABEL, now=now)
+        with self.room.db.atomic():
+            self.room.db.execute(
+                "insert into tablet_pairings (token_id, session_id, created_at, expires_at) values (?, ?, ?, ?)",
+                [token_id, session_id, now.isoformat(), expires.isoformat()],
+            )
+        self.wrong = 0
+        self.show_until = None
+        log.info("tablet paired (token %d, %s)", token_id, f"session {session_id}" if session_id else "room")
+        self.rotate()
+        return {"token": token, "role": Role.FACILITATOR.value, "session_id": session_id,
+                "expires_at": expires.isoformat()}  # fmt: skip
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+
+    def _revoke(self, token_ids: list[int]) -> None:
+        now = self.room.clock.now()
+        for token_id in token_ids:
+            with contextlib.suppress(NotFoundError):  # revoked by an admin already
+                revoke_token(self.room.db, token_id, now=now)
+        if token_ids:
+            with self.room.db.atomic():
+                self.room.db.execute(
+                    f"delete from tablet_pairings where token_id in ({','.join('?' * len(token_ids))})",  # noqa: S608
+                    token_ids,
+                )
+
+    def session_ended(self, session_id: int) -> None:
+        """Revoke the tokens of tablets paired during ``session_id``."""
+        ids = [r["token_id"] for r in self.room.db.query(
+            "select token_id from tablet_pairings where session_id = ?", [session_id])]  # fmt: skip
+        self._revoke(ids)
+        if ids:
+            log.info("revoked %d tablet tokens of session %d", len(ids), session_id)
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Revoke paired tokens whose time is up."""
+        now = self.room.clock.now().isoformat()
+        ids = [r["token_id"] for r in self.room.db.query(
+            "select token_id from tablet_pairings where expires_at <= ?", [now])]  # fmt: skip
+        self._revoke(ids)
+
+    # -- views ----------------------------------------------------------------------------------------------
+
+    def public_view(self) -> dict[str, Any]:
+        """What anyone may know: whether pairing is locked and until when (never the PIN)."""
+        return {
+            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+            "tries_left": MAX_WRONG_PINS - self.wrong,
+            "show_until": self.show_until.isoformat() if self.show_until else None,
+        }
+
+    def publish(self) -> None:
+        """Put the PIN on the screen state (shown by the projector only)."""
+        self.room.screen.set(
+            PART,
+            {"pin": self.pin, "rotates_at": self.rotates_at.isoformat() if self.rotates_at else None,
+             **self.public_view()},
+        )  # fmt: skip

@@ -60,3 +60,10 @@ async def get_audit_csv(room: Room = Depends(get_room), since: datetime | None =
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="roomctl-audit.csv"'},
     )
+
+
+@router.get("/alarms", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])
+async def get_alarms(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+    """The door's alarms: active ones first, then recently cleared ones (``{id, kind, since, active, detail}``)."""
+    service: AccessService = room.service("access")
+    return service.alarms.listing()

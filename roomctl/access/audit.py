@@ -15,12 +15,14 @@ import json
 import logging
 import os
 import secrets
-from datetime import datetime
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from roomctl.errors import StorageError
 from roomctl.secrets import read_secret
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ class AuditLog:
             table = self.db.table("audit")
             table.insert(
                 {
-                    "at": at.isoformat(),
+                    "at": at.astimezone(UTC).isoformat(),
                     "kind": kind,
                     "reader": reader,
                     "badge": self.badge_hash(uid) if uid else None,
@@ -90,7 +92,7 @@ class AuditLog:
         params: list[Any] = []
         if since is not None:
             sql += " where at >= ?"
-            params.append(since.isoformat())
+            params.append(since.astimezone(UTC).isoformat())
         sql += " order by id desc limit ?"
         params.append(limit)
         rows = [dict(r) for r in self.db.query(sql, params)]
@@ -108,10 +110,37 @@ class AuditLog:
             writer.writerow({k: row.get(k) for k in CSV_COLUMNS})
         return buffer.getvalue()
 
+    @property
+    def retention_days(self) -> int:
+        """Days entries are kept, as recorded for the database's delete guard."""
+        row = self.db.execute("select audit_retention_days from access_settings where id = 1").fetchone()
+        return int(row[0])
+
+    def set_retention(self, days: int) -> None:
+        """Record the retention (``[door] audit_retention_days``) the delete guard enforces."""
+        if days != self.retention_days:
+            with self.db.atomic():
+                self.db.execute("update access_settings set audit_retention_days = ? where id = 1", [days])
+            log.info("audit retention set to %d days", days)
+
+    def expire_retention(self, now: datetime) -> int:
+        """Delete entries older than the retention; return how many went."""
+        return self.expire(now - timedelta(days=self.retention_days))
+
     def expire(self, before: datetime) -> int:
-        """Retention: delete entries older than ``before``; the one deletion the app performs."""
-        with self.db.atomic():
-            cursor = self.db.execute("delete from audit where at < ?", [before.isoformat()])
+        """Retention: delete entries older than ``before``; the one deletion the app performs.
+
+        Raises:
+            StorageError: ``before`` reaches into the retention period (the database refuses).
+        """
+        try:
+            with self.db.atomic():
+                cursor = self.db.execute("delete from audit where at < ?", [before.astimezone(UTC).isoformat()])
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(
+                f"audit entries from before {before.isoformat()} are still within the "
+                f"{self.retention_days}-day retention and cannot be deleted ({exc})"
+            ) from exc
         if cursor.rowcount:
             log.info("audit retention removed %d entries before %s", cursor.rowcount, before.isoformat())
         return int(cursor.rowcount)

@@ -1,7 +1,9 @@
 """Who may open the door, decided from local data only (no network needed).
 
 Granted: a member of the group whose booking is in its check-in window or running, that group's facilitator,
-or a master badge. Denied otherwise, with the reason.
+or a master badge. Denied otherwise, with the reason. Outside opening hours and during closures the room is
+closed: only master badges open it.
+Lockout and malformed UIDs are decided before this module (see :mod:`roomctl.access.service`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from roomctl.booking.closures import ClosureStore
 from roomctl.booking.repository import Booking, BookingRepository, Member
+from roomctl.booking.rules import OpeningHours
 from roomctl.config import Settings
 
 
@@ -26,7 +30,11 @@ class Reason(StrEnum):
     OUTSIDE_WINDOW = "outside_window"
     MALFORMED = "malformed"
     LOCKED_OUT = "locked_out"
+    ROOM_CLOSED = "room_closed"
 
+
+CLOSURE_PROBE = timedelta(seconds=1)
+"""A closure counts when it overlaps the second after the tap."""
 
 GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER})
 
@@ -64,22 +72,45 @@ def window_bookings(repo: BookingRepository, settings: Settings, now: datetime) 
     return found
 
 
+def is_master(settings: Settings, uid: str) -> bool:
+    """True for a configured master badge (separators and case in the config are ignored)."""
+    return uid in {u.upper().replace(":", "").replace("-", "").replace(" ", "") for u in settings.door.master_badges}
+
+
+def outside_opening_hours(settings: Settings, now: datetime) -> bool:
+    """True outside ``[room] opening_hours``."""
+    hours = OpeningHours.from_settings({str(day): text for day, text in settings.room.opening_hours.items()})
+    return hours.closing_after(now, settings.room.tz) is None
+
+
+def in_closure(repo: BookingRepository, now: datetime) -> bool:
+    """True during an imported closure (holiday, maintenance)."""
+    return bool(ClosureStore(repo.db).overlapping(now, now + CLOSURE_PROBE))
+
+
 def decide(repo: BookingRepository, settings: Settings, uid: str, now: datetime) -> Decision:
-    """Decide on a normalised UID at ``now``."""
-    if uid in {u.upper() for u in settings.door.master_badges}:
+    """Decide on a normalised UID at ``now``.
+
+    Order: master badge (always), unknown, revoked, a closure (nobody but masters), the member's group's
+    booking window (or its facilitator), then why not: outside opening hours (room closed), another group's
+    booking, or no booking now.
+    """
+    if is_master(settings, uid):
         return Decision(True, Reason.MASTER)
     member, revoked = repo.badge_owner(uid)
     if member is None:
         return Decision(False, Reason.UNKNOWN)
     if revoked:
         return Decision(False, Reason.REVOKED, member)
+    if in_closure(repo, now):
+        return Decision(False, Reason.ROOM_CLOSED, member)
     bookings = window_bookings(repo, settings, now)
-    if not bookings:
-        return Decision(False, Reason.OUTSIDE_WINDOW, member)
     for booking in bookings:
         group = repo.group(booking.group_id)
         if member.id in group.member_ids:
             return Decision(True, Reason.MEMBER, member, booking)
         if member.id == group.facilitator_id:
             return Decision(True, Reason.FACILITATOR, member, booking)
-    return Decision(False, Reason.OTHER_GROUP, member)
+    if outside_opening_hours(settings, now):
+        return Decision(False, Reason.ROOM_CLOSED, member)
+    return Decision(False, Reason.OTHER_GROUP if bookings else Reason.OUTSIDE_WINDOW, member)

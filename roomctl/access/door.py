@@ -8,11 +8,13 @@ busy or hung. The exit button unlocks straight from gpiozero's callback thread, 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from gpiozero import Buzzer, DigitalOutputDevice, InputDevice, RGBLED
+from gpiozero import RGBLED, Buzzer, DigitalOutputDevice, InputDevice
 from gpiozero.pins import Factory
 
 from roomctl.config import DoorSettings, GpioSettings
@@ -51,7 +53,8 @@ class Door:
         gpio: Pin numbers and relay polarity.
         door: Unlock time.
         factory: The gpiozero pin factory (a MockFactory in the demo and tests).
-        on_contact: Called from a GPIO thread with ``True`` when the door opens, ``False`` when it shuts.
+        on_contact: Called from a GPIO thread with ``(is_open, let_in)`` when the door opens or shuts;
+            ``let_in`` is False for an opening while the strike was locked (beyond the grace period).
         on_exit: Called from a GPIO thread after the exit button unlocked the door.
         on_relock: Called from the timer thread when an unlock pulse ends.
     """
@@ -62,11 +65,15 @@ class Door:
         door: DoorSettings,
         factory: Factory,
         *,
-        on_contact: Callable[[bool], None] | None = None,
+        on_contact: Callable[[bool, bool], None] | None = None,
         on_exit: Callable[[], None] | None = None,
         on_relock: Callable[[], None] | None = None,
     ) -> None:
         self._unlock_seconds = door.unlock_seconds
+        self._grace = door.forced_open_grace_seconds
+        self._relocked_at = -math.inf  # monotonic time the strike last went off; never energised yet
+        self.activations = 0
+        """How many times the strike was energised (from locked)."""
         self._on_contact = on_contact
         self._on_exit = on_exit
         self._on_relock = on_relock
@@ -124,6 +131,8 @@ class Door:
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
+            if not self.relay.value:
+                self.activations += 1
             self.relay.on()
             self._timer = threading.Timer(duration, self._relock)
             self._timer.daemon = True
@@ -136,7 +145,7 @@ class Door:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            self.relay.off()
+            self._off()
 
     def show(self, signal: Signal) -> None:
         """Show a signal on the LED; granted and denied flash, then the standing colour returns."""
@@ -162,15 +171,26 @@ class Door:
 
     def _relock(self) -> None:
         with self._lock:
-            self.relay.off()
+            self._off()
             self._timer = None
         log.info("door relocked")
         if self._on_relock:
             self._on_relock()
 
+    def _off(self) -> None:
+        if self.relay.value:
+            self._relocked_at = time.monotonic()
+        self.relay.off()
+
+    def let_in(self) -> bool:
+        """True while the strike is energised or within the grace period after it relocked."""
+        with self._lock:
+            return bool(self.relay.value) or time.monotonic() - self._relocked_at <= self._grace
+
     def _contact_changed(self, is_open: bool) -> None:
+        let_in = self.let_in() if is_open else True
         if self._on_contact:
-            self._on_contact(is_open)
+            self._on_contact(is_open, let_in)
 
     def _exit_pressed(self) -> None:
         self.unlock()

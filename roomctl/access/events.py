@@ -22,9 +22,14 @@ class ExitPressed(Event):
 
 @dataclass(frozen=True)
 class DoorContactChanged(Event):
-    """The door contact reports the door open (``True``) or shut (``False``)."""
+    """The door contact reports the door open (``True``) or shut (``False``).
+
+    ``let_in`` says, for an opening, whether the strike was energised at that moment or within the grace
+    period before (judged on the GPIO thread, so a busy loop cannot turn a let-in opening into "forced").
+    """
 
     open: bool = False
+    let_in: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,31 @@ class AccessGranted(Event):
     group_id: int | None = None
     booking_id: int | None = None
     first: bool = False
+
+
+@dataclass(frozen=True)
+class ReaderStatusChanged(Event):
+    """A reader went offline or came back."""
+
+    reader: str = ""
+    online: bool = True
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class HeldOpenCheck(Event):
+    """Timer: is the door still open since opening number ``opening``?"""
+
+    opening: int = 0
+
+
+@dataclass(frozen=True)
+class LockoutEnded(Event):
+    """Timer: a reader's lockout is over."""
+
+    reader: str = ""
+
+
+@dataclass(frozen=True)
+class AccessHousekeeping(Event):
+    """Timer: audit retention and the LED's booked-soon colour."""

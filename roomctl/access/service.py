@@ -1,22 +1,41 @@
-"""Turning a tap into an unlock: decide, record, then move the relay.
+"""Turning a tap into an unlock: filter, decide, record, then move the relay; and watching the door.
 
 The audit entry is written (durably) before the relay moves, so a crash between decision and unlock loses
 nothing. The first granted tap in a booking's window checks the booking in; the session capability hears
-:class:`~roomctl.access.events.AccessGranted` and starts the session.
+:class:`~roomctl.access.events.AccessGranted` and starts the session (later taps mark members present).
+Decisions read only the local database: no broker, WAN or LLM is involved.
+
+Before a tap is decided, a card still lying on the reader (the same UID again within the hold window) gets the
+earlier decision without a new one, and a reader that saw too many denied taps is locked out for a while.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
+from prometheus_client import Counter
 
+from roomctl.access.alarms import AlarmBoard, AlarmKind
 from roomctl.access.audit import AuditLog, load_key
 from roomctl.access.decisions import Decision, Reason, decide
 from roomctl.access.door import Door, Signal
-from roomctl.access.events import AccessGranted, DoorContactChanged, DoorRelocked, ExitPressed, Tap
+from roomctl.access.events import (
+    AccessGranted,
+    AccessHousekeeping,
+    DoorContactChanged,
+    DoorRelocked,
+    ExitPressed,
+    HeldOpenCheck,
+    LockoutEnded,
+    ReaderStatusChanged,
+    Tap,
+)
 from roomctl.access.gpio import make_pin_factory
+from roomctl.access.guard import HoldFilter, Lockout
+from roomctl.access.readers import Reader, make_reader
 from roomctl.booking.repository import BookingRepository, normalize_uid
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
@@ -24,83 +43,165 @@ from roomctl.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_SECONDS = 30.0
+"""How often the booked-soon colour is checked."""
+RETENTION_EVERY_SECONDS = 3600.0
+"""How often expired audit entries are deleted."""
+DOOR = "door"
+"""The subject of door alarms (one door per room)."""
+
 
 class AccessService:
-    """Owns the door and decides on taps."""
+    """Owns the door and the reader, decides on taps, raises the door's alarms."""
 
     name = "access"
 
     def __init__(self, room: Room) -> None:
         self.room = room
+        self.settings = room.settings
         self.repo = BookingRepository(room.db)
         self.audit = AuditLog(room.db, load_key(room.settings.storage.data_dir))
         self.factory = make_pin_factory(room.settings.gpio)
         self.door: Door | None = None
+        self.reader: Reader | None = None
+        door = room.settings.door
+        self.hold: HoldFilter[Decision] = HoldFilter()
+        self.lockout = Lockout(door.lockout_denied_taps, door.lockout_window_seconds, door.lockout_seconds)
+        self.alarms = AlarmBoard(self.audit, room.clock, self._publish_alarms)
+        self._opening = 0
+        self._recording = False
+        self._booked_soon = False
+        self._standing: Signal | None = None
+        self._relay_error: str | None = None
+        self._last_retention = -RETENTION_EVERY_SECONDS
+        self._taps = Counter(
+            "roomctl_door_taps_total", "Taps decided at the door", ["decision", "reason"], registry=room.registry
+        )
         room.on(Tap, self.on_tap)
         room.on(ExitPressed, self._on_exit)
         room.on(DoorContactChanged, self._on_contact)
         room.on(DoorRelocked, lambda event: self._publish())
+        room.on(HeldOpenCheck, self._on_held_open_check)
+        room.on(LockoutEnded, self._on_lockout_ended)
+        room.on(ReaderStatusChanged, self._on_reader_status)
+        room.on(AccessHousekeeping, lambda event: self.housekeeping())
+        self._listen_for_recording()
+        self._publish_alarms(self.alarms.part())
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the GPIO devices (locked) and publish the door's state."""
+        """Open the GPIO devices (locked), start the reader, publish the door's state."""
         gpio = self.room.settings.gpio
         self.door = Door(
             gpio,
             self.room.settings.door,
             self.factory,
-            on_contact=lambda is_open: self.room.post(DoorContactChanged(source="contact", open=is_open)),
+            on_contact=lambda is_open, let_in: self.room.post(
+                DoorContactChanged(source="contact", open=is_open, let_in=let_in)
+            ),
             on_exit=lambda: self.room.post(ExitPressed(source="exit_button")),
             on_relock=lambda: self.room.post(DoorRelocked(source="door")),
         )
         if isinstance(self.factory, MockFactory) and gpio.door_contact is not None:
             self.factory.pin(gpio.door_contact).drive_low()  # the simulated door starts shut
+        self.audit.set_retention(self.settings.door.audit_retention_days)
+        self.reader = make_reader(self.settings, bus=self.room.services.get("mqtt"))
+        reader = self.reader
+        reader.start(
+            lambda uid: self.room.post(Tap(source=reader.kind, uid=uid, reader=reader.name)),
+            lambda online, detail: self.room.post(
+                ReaderStatusChanged(source=reader.kind, reader=reader.name, online=online, detail=detail)
+            ),
+        )
+        self.housekeeping()
+        self.room.spawn(self._tick(), name="access-housekeeping")
         self._publish()
 
     async def stop(self) -> None:
-        """Lock the door and release the pins."""
+        """Stop the reader, lock the door and release the pins."""
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.stop)
+            self.reader = None
         if self.door is not None:
             self.door.close()
             self.door = None
 
     def health(self) -> ComponentHealth:
-        """Down when the door hardware is not open: then nobody gets in."""
+        """Down when the door hardware is not open or the strike relay failed: then nobody gets in."""
         if self.door is None:
             return ComponentHealth("down", "the door's GPIO devices are not open; check the [gpio] settings")
+        if self._relay_error:
+            return ComponentHealth("down", f"the strike relay failed: {self._relay_error}; check the relay wiring")
         return ComponentHealth("ok", "locked" if self.door.locked else "unlocked")
 
-    # -- handlers -------------------------------------------------------------------------------------------
+    def reader_health(self) -> ComponentHealth:
+        """The reader's own health; degraded (never down) while offline: the exit button and API still work."""
+        if self.reader is None:
+            return ComponentHealth("degraded", "the reader has not started")
+        return self.reader.health()
+
+    # -- taps -----------------------------------------------------------------------------------------------
 
     def on_tap(self, tap: Tap) -> Decision:
-        """Decide on a tap, record it, then unlock on a grant."""
-        now = self.room.clock.now()
+        """Decide on a tap (once per card held), record it, then unlock on a grant."""
+        mono = self.room.clock.monotonic()
+        raw = tap.uid if isinstance(tap.uid, str) else ""
         try:
-            uid = normalize_uid(tap.uid)
+            uid: str | None = normalize_uid(tap.uid)
         except ValidationError:
-            self.audit.append(
-                now, "tap", reader=tap.reader, decision="denied", reason=Reason.MALFORMED.value,
-                detail={"length": len(tap.uid) if isinstance(tap.uid, str) else None},
-            )
-            log.warning("malformed UID from reader %s rejected", tap.reader)
-            self._signal(Signal.DENIED)
-            return Decision(False, Reason.MALFORMED)
-        decision = decide(self.repo, self.room.settings, uid, now)
-        first = bool(decision.granted and decision.booking and decision.booking.status == "booked")
-        self.audit.append(
-            now,
-            "tap",
-            reader=tap.reader,
-            uid=uid,
-            member_id=decision.member.id if decision.member else None,
-            decision="granted" if decision.granted else "denied",
-            reason=decision.reason.value,
-            detail={"booking_id": decision.booking.id} if decision.booking else None,
-        )
-        if not decision.granted:
-            log.info("tap at %s denied: %s", tap.reader, decision.reason.value)
+            uid = None
+        key = uid or raw[:80]
+        earlier = self.hold.repeat_of(tap.reader, key, mono)
+        if earlier is not None:
+            log.debug("card still held at %s: no new decision", tap.reader)
+            return earlier
+        decision = self._decide(tap, uid, mono)
+        self.hold.remember(tap.reader, key, mono, decision)
+        return decision
+
+    def _decide(self, tap: Tap, uid: str | None, mono: float) -> Decision:
+        now = self.room.clock.now()
+        if self.lockout.locked(tap.reader, mono):
+            decision = Decision(False, Reason.LOCKED_OUT)
+            remaining = round(self.lockout.remaining(tap.reader, mono), 1)
+            self._record(tap, uid, decision, {"lockout_remaining_seconds": remaining})
+            log.warning("tap at %s refused: reader locked out for %.0f s more", tap.reader, remaining)
             self._signal(Signal.DENIED)
             return decision
+        if uid is None:
+            decision = Decision(False, Reason.MALFORMED)
+            length = len(tap.uid) if isinstance(tap.uid, str) else None
+            self._record(tap, None, decision, {"length": length, "type": type(tap.uid).__name__})
+            log.warning("malformed UID (length %s) from reader %s rejected", length, tap.reader)
+            self._denied(tap.reader, mono)
+            return decision
+        decision = decide(self.repo, self.settings, uid, now)
+        if not decision.granted:
+            self._record(tap, uid, decision, {"booking_id": decision.booking.id} if decision.booking else None)
+            log.info("tap at %s denied: %s", tap.reader, decision.reason.value)
+            self._denied(tap.reader, mono)
+            return decision
+        self._grant(tap, uid, decision)
+        return decision
+
+    def _grant(self, tap: Tap, uid: str, decision: Decision) -> None:
+        now = self.room.clock.now()
+        first = bool(decision.booking and decision.booking.status == "booked")
+        detail: dict[str, Any] = {"booking_id": decision.booking.id} if decision.booking else {}
+        if decision.reason is Reason.MASTER:
+            detail["master"] = True
+            log.warning("master badge %s opened the door at %s", self.audit.badge_hash(uid)[:10], tap.reader)
+        self._record(tap, uid, decision, detail or None)  # durable before the relay moves
         if self.door is not None:
-            self.door.unlock()
+            try:
+                self.door.unlock()
+            except Exception as exc:
+                self._relay_error = f"{type(exc).__name__}: {exc}"
+                log.exception("the strike relay did not energise")
+                self.audit.append(now, "door", reader=tap.reader, reason="relay_failed", detail={"error": str(exc)})
+            else:
+                self._relay_error = None
         self._signal(Signal.GRANTED)
         if decision.booking and first:
             self.repo.check_in(decision.booking.id, now=now)
@@ -114,15 +215,117 @@ class AccessService:
             )
         )
         self._publish()
-        return decision
+
+    def _record(self, tap: Tap, uid: str | None, decision: Decision, detail: dict[str, Any] | None) -> None:
+        self.audit.append(
+            self.room.clock.now(),
+            "tap",
+            reader=tap.reader,
+            uid=uid,
+            member_id=decision.member.id if decision.member else None,
+            decision="granted" if decision.granted else "denied",
+            reason=decision.reason.value,
+            detail=detail,
+        )
+        self._taps.labels("granted" if decision.granted else "denied", decision.reason.value).inc()
+
+    def _denied(self, reader: str, mono: float) -> None:
+        self._signal(Signal.DENIED)
+        if self.lockout.denied(reader, mono):
+            door = self.settings.door
+            self.alarms.raise_alarm(
+                AlarmKind.LOCKOUT,
+                reader,
+                f"{door.lockout_denied_taps} denied taps within {door.lockout_window_seconds:g} s; "
+                f"reader locked out for {door.lockout_seconds:g} s",
+            )
+            self.room.post_later(door.lockout_seconds, LockoutEnded(source="access", reader=reader))
+
+    def _on_lockout_ended(self, event: LockoutEnded) -> None:
+        if not self.lockout.locked(event.reader, self.room.clock.monotonic()):
+            self.alarms.clear(AlarmKind.LOCKOUT, event.reader, "lockout over")
+
+    # -- the door -------------------------------------------------------------------------------------------
 
     def _on_exit(self, event: ExitPressed) -> None:
         self.audit.append(self.room.clock.now(), "door", reader="exit_button", decision="granted", reason="exit")
         self._publish()
 
     def _on_contact(self, event: DoorContactChanged) -> None:
-        self.audit.append(self.room.clock.now(), "door", reason="opened" if event.open else "closed")
+        now = self.room.clock.now()
+        if event.open:
+            self._opening += 1
+            forced = not event.let_in
+            self.audit.append(now, "door", reason="opened", detail={"forced": True} if forced else None)
+            if forced:
+                self.alarms.raise_alarm(AlarmKind.FORCED, DOOR, "the door opened while the strike was locked")
+            self.room.post_later(
+                self.settings.door.held_open_alarm_seconds, HeldOpenCheck(source="access", opening=self._opening)
+            )
+        else:
+            self.audit.append(now, "door", reason="closed")
+            self.alarms.clear(AlarmKind.HELD_OPEN, DOOR, "door shut")
+            self.alarms.clear(AlarmKind.FORCED, DOOR, "door shut")
         self._publish()
+
+    def _on_held_open_check(self, event: HeldOpenCheck) -> None:
+        if self.door is None or event.opening != self._opening or not self.door.is_open:
+            return
+        self.alarms.raise_alarm(
+            AlarmKind.HELD_OPEN, DOOR, f"open longer than {self.settings.door.held_open_alarm_seconds:g} s"
+        )
+
+    def _on_reader_status(self, event: ReaderStatusChanged) -> None:
+        if event.online:
+            self.alarms.clear(AlarmKind.READER_OFFLINE, event.reader, event.detail)
+        else:
+            self.alarms.raise_alarm(AlarmKind.READER_OFFLINE, event.reader, event.detail)
+        self._publish()
+
+    # -- LED, housekeeping ----------------------------------------------------------------------------------
+
+    def _listen_for_recording(self) -> None:
+        try:
+            from roomctl.speech.events import RecordingChanged
+        except ImportError:
+            log.info("no speech capability: the LED never shows recording")
+            return
+
+        def changed(event: RecordingChanged) -> None:
+            self._recording = event.active
+            self._show_standing()
+
+        self.room.on(RecordingChanged, changed)
+
+    def _show_standing(self) -> None:
+        if self._recording:
+            standing = Signal.RECORDING
+        elif self._booked_soon:
+            standing = Signal.BOOKED_SOON
+        else:
+            standing = Signal.IDLE
+        if standing is not self._standing and self.door is not None:
+            self._standing = standing
+            self.door.show(standing)
+
+    def housekeeping(self) -> None:
+        """Update the booked-soon colour; delete expired audit entries (hourly)."""
+        now = self.room.clock.now()
+        upcoming = self.repo.next_after(now)
+        soon = self.settings.door.booked_soon_minutes * 60
+        self._booked_soon = bool(
+            upcoming and upcoming.status == "booked" and (upcoming.start - now).total_seconds() <= soon
+        )
+        self._show_standing()
+        mono = self.room.clock.monotonic()
+        if mono - self._last_retention >= RETENTION_EVERY_SECONDS:
+            self._last_retention = mono
+            self.audit.expire_retention(now)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            self.room.post(AccessHousekeeping(source="access"))
 
     # -- output ---------------------------------------------------------------------------------------------
 
@@ -132,5 +335,11 @@ class AccessService:
 
     def _publish(self) -> None:
         state: dict[str, Any] = self.door.state() if self.door else {"locked": True, "open": None, "source": "assumed"}
+        if self.reader is not None:
+            state["reader"] = {"name": self.reader.name, "kind": self.reader.kind, "online": self.reader.online}
         self.room.screen.set("door", state)
         self.room.status.set("door", state)
+
+    def _publish_alarms(self, part: dict[str, Any]) -> None:
+        self.room.screen.set("alarms", part)
+        self.room.status.set("alarms", part)

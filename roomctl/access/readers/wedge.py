@@ -1,0 +1,144 @@
+"""A USB keyboard-wedge badge reader through evdev.
+
+These readers pretend to be a keyboard: they type the UID in hex and press Enter. The device is grabbed
+(``EVIOCGRAB``) so the keystrokes reach only roomctl, never a terminal or the kiosk browser. The decoder turns
+key events into a UID string; anything that is not a hex digit makes the string malformed, so the access
+service rejects and logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from roomctl.access.readers.base import PollingReader
+from roomctl.errors import AdapterError
+
+log = logging.getLogger(__name__)
+
+KEY_DOWN = 1
+"""evdev key event value for a press (0 is release, 2 is autorepeat)."""
+KEY_GAP_SECONDS = 0.5
+"""A pause this long between keys starts a new UID (the reader types a whole UID in milliseconds)."""
+MAX_WEDGE_CHARS = 64
+"""Longer input is cut and marked malformed."""
+WAIT_SECONDS = 0.25
+"""How long one read waits for key events before checking whether to stop."""
+MALFORMED_MARK = "?"
+"""Stands for a key that is not a hex digit; makes the UID malformed on purpose."""
+
+
+def _key_table() -> tuple[dict[int, str], frozenset[int], frozenset[int], int]:
+    try:
+        from evdev import ecodes
+    except ImportError as exc:
+        raise AdapterError("python-evdev is missing; install roomctl with the [pi] extra") from exc
+    table: dict[int, str] = {}
+    for digit in "0123456789":
+        table[ecodes.ecodes[f"KEY_{digit}"]] = digit
+        table[ecodes.ecodes[f"KEY_KP{digit}"]] = digit
+    for letter in "ABCDEF":
+        table[ecodes.ecodes[f"KEY_{letter}"]] = letter
+    enter = frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER})
+    ignored = frozenset(
+        {ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT, ecodes.KEY_CAPSLOCK, ecodes.KEY_NUMLOCK, ecodes.KEY_TAB}
+    )
+    return table, enter, ignored, ecodes.EV_KEY
+
+
+class WedgeDecoder:
+    """Key events in, UID strings out.
+
+    Args:
+        gap: Seconds between keys that end a half-typed UID.
+    """
+
+    def __init__(self, gap: float = KEY_GAP_SECONDS) -> None:
+        self.gap = gap
+        self._keys, self._enter, self._ignored, self._ev_key = _key_table()
+        self._chars: list[str] = []
+        self._last: float | None = None
+
+    def feed(self, event: Any) -> str | None:
+        """Take one ``evdev.InputEvent``; return the UID when Enter completes one."""
+        if event.type != self._ev_key or event.value != KEY_DOWN:
+            return None
+        stamp = float(event.timestamp())
+        if self._chars and self._last is not None and stamp - self._last > self.gap:
+            log.info("wedge reader: dropped %d keys of an unfinished UID", len(self._chars))
+            self._chars.clear()
+        self._last = stamp
+        code = event.code
+        if code in self._enter:
+            typed, self._chars = "".join(self._chars), []
+            return typed or None
+        if code in self._ignored:
+            return None
+        if len(self._chars) > MAX_WEDGE_CHARS:
+            return None
+        self._chars.append(self._keys.get(code, MALFORMED_MARK))
+        return None
+
+
+class WedgeReader(PollingReader):
+    """A keyboard-wedge reader at ``path`` (best a stable ``/dev/input/by-id/...`` link), grabbed while open.
+
+    Args:
+        name: The reader's name.
+        path: The input device.
+        open_device: Opens the device (``evdev.InputDevice`` by default; tests pass their own).
+        min_backoff: First wait after a failure.
+        max_backoff: Longest wait between attempts.
+    """
+
+    kind = "evdev"
+
+    def __init__(
+        self, name: str, path: str, *, open_device: Callable[[str], Any] | None = None, **backoff: float
+    ) -> None:
+        super().__init__(name, **backoff)
+        self.path = path
+        self._open_device = open_device or _open_input_device
+        self._decoder = WedgeDecoder()
+        self._pending: deque[str] = deque()
+
+    def _open(self) -> Any:
+        device = self._open_device(self.path)
+        try:
+            device.grab()
+        except Exception:
+            device.close()
+            raise
+        self._decoder = WedgeDecoder()
+        log.info("wedge reader %s: %s grabbed", self.name, self.path)
+        return device
+
+    def _read(self, handle: Any) -> str | None:
+        if self._pending:
+            return self._pending.popleft()
+        ready, _, _ = select.select([handle.fd], [], [], WAIT_SECONDS)
+        if not ready:
+            return None
+        for event in handle.read():
+            uid = self._decoder.feed(event)
+            if uid:
+                self._pending.append(uid)
+        return self._pending.popleft() if self._pending else None
+
+    def _close(self, handle: Any) -> None:
+        try:
+            handle.ungrab()
+        except Exception:
+            log.debug("ungrab of %s failed (device gone?)", self.path, exc_info=True)
+        handle.close()
+
+
+def _open_input_device(path: str) -> Any:
+    try:
+        import evdev
+    except ImportError as exc:
+        raise AdapterError("python-evdev is missing; install roomctl with the [pi] extra") from exc
+    return evdev.InputDevice(path)

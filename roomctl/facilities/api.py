@@ -1,0 +1,206 @@
+"""Routes of facilities: the site's rooms (JSON and live), alerts, room-use analytics, learning time.
+
+Facilities staff see rooms, devices, alarms and aggregate use. The learning-time report is for the member
+themselves (a ``member`` token bound to them), the facilitator of their group (a ``facilitator`` token bound
+to that facilitator) and admins; facilities tokens never get it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import PlainTextResponse, Response
+
+from roomctl.api.deps import get_room, get_room_ws
+from roomctl.api.security import Principal, Role, allow, allow_ws
+from roomctl.core.room import Room
+from roomctl.errors import ForbiddenError, NotFoundError
+from roomctl.facilities import learning
+from roomctl.facilities.analytics import utilisation, utilisation_csv
+from roomctl.facilities.period import Period, parse_period
+from roomctl.facilities.service import FacilitiesService
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["facilities"])
+RoomDep = Annotated[Room, Depends(get_room)]
+StartQ = Annotated[str | None, Query(max_length=40, description="date (room-local day) or instant; default 30 days ago")]
+EndQ = Annotated[str | None, Query(max_length=40, description="date (that whole day included) or instant; default now")]
+
+STAFF = (Role.FACILITIES, Role.ADMIN)
+REPORT_READERS = (Role.MEMBER, Role.FACILITATOR, Role.ADMIN)
+WS_RESEND_SECONDS = 20.0
+"""Without a change the WebSocket sends the overview again this often (ages move, proxies stay open)."""
+
+
+def _service(room: Room) -> FacilitiesService:
+    service: FacilitiesService = room.service("facilities")
+    return service
+
+
+def _period(room: Room, start: str | None, end: str | None) -> Period:
+    return parse_period(start, end, room.settings.room.tz, room.clock.now())
+
+
+# -- rooms and alerts -----------------------------------------------------------------------------------------
+
+
+@router.get("/facilities/rooms", dependencies=[allow(*STAFF)])
+async def rooms(room: RoomDep) -> dict[str, Any]:
+    """Every room of the site (status, phase, next booking, door, alarms, devices, sensors) and open alerts."""
+    return _service(room).overview()
+
+
+@router.websocket("/facilities/ws")
+async def rooms_live(
+    websocket: WebSocket, room: Room = Depends(get_room_ws), _principal: Any = allow_ws(*STAFF)
+) -> None:
+    """The same overview as ``/facilities/rooms``, pushed on every change (``?token=``)."""
+    service = _service(room)
+    await websocket.accept()
+    changed = asyncio.Event()
+    unsubscribe = service.site.subscribe(changed.set)
+    receiver = asyncio.ensure_future(websocket.receive())  # notices the client leaving while nothing changes
+    try:
+        while True:
+            changed.clear()
+            await websocket.send_json(service.overview())
+            waiter = asyncio.ensure_future(changed.wait())
+            done, _ = await asyncio.wait({receiver, waiter}, timeout=WS_RESEND_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if receiver in done:
+                if receiver.result()["type"] == "websocket.disconnect":
+                    break
+                receiver = asyncio.ensure_future(websocket.receive())
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        receiver.cancel()
+        unsubscribe()
+
+
+@router.get("/facilities/alerts", dependencies=[allow(*STAFF)])
+async def list_alerts(
+    room: RoomDep,
+    state: Annotated[Literal["active", "open", "all"], Query(description="open: active or not acknowledged")] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Alerts with their times and state, newest first."""
+    return {"alerts": _service(room).alerts.listing(state, limit)}
+
+
+@router.post("/facilities/alerts/{alert_id}/ack")
+async def acknowledge_alert(alert_id: int, room: RoomDep, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    """Acknowledge an alert: staff have seen it (409 if someone did already)."""
+    by = principal.label or f"{principal.role.value} token {principal.token_id}"
+    return _service(room).acknowledge(alert_id, by)
+
+
+# -- analytics ------------------------------------------------------------------------------------------------
+
+
+@router.get("/reports/utilisation", dependencies=[allow(*STAFF)], response_model=None)
+async def utilisation_report(
+    room: RoomDep, start: StartQ = None, end: EndQ = None, format: Literal["json", "csv"] = "json"
+) -> dict[str, Any] | Response:
+    """Room use over a period (counts only); ``?format=csv`` for a spreadsheet.
+
+    Booked and used hours, the weekday/hour heat map, no-shows, re-used slots, session length, proposals
+    validated.
+    """
+    period = _period(room, start, end)
+    report = utilisation(room.db, period, room.settings.room.tz, room.clock.now())
+    report["room"] = {"id": room.settings.room.id, "name": room.settings.room.name}
+    if format == "csv":
+        name = f"utilisation-{room.settings.room.id}-{period.start.date()}-{period.end.date()}.csv"
+        return PlainTextResponse(
+            utilisation_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return report
+
+
+# -- learning time --------------------------------------------------------------------------------------------
+
+
+def _check_member_access(room: Room, principal: Principal, member_id: int) -> None:
+    if principal.role == Role.ADMIN:
+        return
+    if principal.member_id is None:
+        raise ForbiddenError("this token is not bound to a member; ask an admin for one made with --member")
+    if principal.role == Role.MEMBER and principal.member_id == member_id:
+        return
+    if principal.role == Role.FACILITATOR:
+        for group_id in learning.groups_facilitated_by(room.db, principal.member_id):
+            if member_id in learning.groups_of_members(room.db, group_id):
+                return
+    raise ForbiddenError("you may see your own learning time, and a facilitator that of their groups' members")
+
+
+def _check_group_access(room: Room, principal: Principal, group_id: int) -> bool:
+    """Whether the caller may see the group; True when per-member figures may be shown too."""
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.member_id is None:
+        raise ForbiddenError("this token is not bound to a member; ask an admin for one made with --member")
+    if principal.role == Role.FACILITATOR and group_id in learning.groups_facilitated_by(room.db, principal.member_id):
+        return True
+    if principal.role == Role.MEMBER and group_id in learning.groups_of(room.db, principal.member_id):
+        return False
+    raise ForbiddenError("you may see the groups you belong to, and a facilitator the groups they facilitate")
+
+
+@router.get("/reports/learning-time/me")
+async def my_learning_time(
+    room: RoomDep, start: StartQ = None, end: EndQ = None, principal: Principal = allow(Role.MEMBER)
+) -> dict[str, Any]:
+    """The calling member's own learning-time report."""
+    if principal.member_id is None:
+        raise NotFoundError("this member token is bound to no member; ask an admin for one made with --member")
+    return learning.member_report(room.db, principal.member_id, _period(room, start, end), room.settings.room.tz, room.clock.now())
+
+
+@router.get("/reports/learning-time/subjects")
+async def learning_time_subjects(room: RoomDep, principal: Principal = allow(*REPORT_READERS)) -> dict[str, Any]:
+    """The members and groups whose report the caller may see (for the report page's choice)."""
+    db = room.db
+    if principal.role == Role.ADMIN:
+        group_ids = [r[0] for r in db.execute("select id from groups order by name")]
+        member_ids = [r[0] for r in db.execute("select id from members where active = 1 order by name")]
+    elif principal.member_id is None:
+        group_ids, member_ids = [], []
+    elif principal.role == Role.FACILITATOR:
+        group_ids = learning.groups_facilitated_by(db, principal.member_id)
+        member_ids = sorted({m for g in group_ids for m in learning.groups_of_members(db, g)})
+    else:
+        group_ids = learning.groups_of(db, principal.member_id)
+        member_ids = [principal.member_id]
+    return {
+        "members": [{"id": m, "name": learning.member_name(db, m)} for m in member_ids],
+        "groups": [{"id": g, "name": learning.group_name(db, g)} for g in group_ids],
+    }
+
+
+@router.get("/reports/learning-time/members/{member_id}")
+async def member_learning_time(
+    member_id: int, room: RoomDep, start: StartQ = None, end: EndQ = None, principal: Principal = allow(*REPORT_READERS)
+) -> dict[str, Any]:
+    """Minutes of learning time a member used against the time offered, and their groups' validated proposals."""
+    learning.member_name(room.db, member_id)
+    _check_member_access(room, principal, member_id)
+    return learning.member_report(room.db, member_id, _period(room, start, end), room.settings.room.tz, room.clock.now())
+
+
+@router.get("/reports/learning-time/groups/{group_id}")
+async def group_learning_time(
+    group_id: int, room: RoomDep, start: StartQ = None, end: EndQ = None, principal: Principal = allow(*REPORT_READERS)
+) -> dict[str, Any]:
+    """A group's learning time against the time offered, and its validated proposals (members see totals only)."""
+    learning.group_name(room.db, group_id)
+    per_member = _check_group_access(room, principal, group_id)
+    period = _period(room, start, end)
+    return learning.group_report(room.db, group_id, period, room.settings.room.tz, room.clock.now(), per_member=per_member)

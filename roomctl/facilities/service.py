@@ -1,0 +1,211 @@
+"""The facilities service: the site view, the room's own status parts, alert checks and their delivery.
+
+It adds two parts to the room status (published retained on MQTT by the devices capability's bus):
+``next_booking`` (``{start, end, status}`` of the next booking that has not started, or absent) and
+``heartbeat`` (``{at}``, renewed every ``heartbeat_seconds`` so other rooms can tell a quiet room from a dead
+one). Active alerts go retained to ``<base>/<site>/<room>/alerts`` and, if configured, to the webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from roomctl.booking.repository import Booking, BookingRepository
+from roomctl.core.room import Room
+from roomctl.devices.bus import room_topic
+from roomctl.facilities.alerts import (
+    AlertStore,
+    Condition,
+    alarm_conditions,
+    device_conditions,
+    disk_condition,
+    health_conditions,
+)
+from roomctl.facilities.site import SiteView
+from roomctl.facilities.webhook import WebhookPoster
+
+log = logging.getLogger(__name__)
+
+SITE_TICK_FRACTION = 4
+"""Staleness is re-evaluated this many times per ``stale_after_seconds``."""
+MAX_SITE_TICK_SECONDS = 5.0
+"""...but at least this often."""
+PUBLISHED_ALERT_FIELDS = ("id", "key", "kind", "severity", "message", "raised_at", "acknowledged")
+
+
+class FacilitiesService:
+    """``room.service("facilities")``.
+
+    Attributes:
+        alerts: The alerts table.
+        site: Every room of the site.
+        webhook: The webhook poster, if ``webhook_url`` is set.
+    """
+
+    name = "facilities"
+
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.settings = room.settings.facilities
+        self.alerts = AlertStore(room.db)
+        self.repo = BookingRepository(room.db)
+        room_settings = room.settings.room
+        self.site = SiteView(
+            room_settings.site, room_settings.id, room.settings.mqtt.base_topic, room.clock, self.settings.stale_after_seconds
+        )
+        self.webhook = WebhookPoster(self.settings) if self.settings.webhook_url else None
+        self.alerts_topic = room_topic(room.settings.mqtt, room_settings, "alerts")
+        self.bus: Any = room.services.get("mqtt")
+        self._check_soon: asyncio.Handle | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Follow the room status (for alerts and this room's row) and subscribe to the site's rooms."""
+        self._unsubscribe = self.room.status.subscribe(self._on_status)
+        if self.bus is not None:
+            for topic_filter in self.site.filters():
+                self.bus.subscribe(topic_filter, self.site.handle)
+            self.bus.on_connected(self.publish_alerts)
+        self.refresh_booking()
+        self._update_own()
+
+    async def start(self) -> None:
+        """Heartbeat, first check, and the periodic loops."""
+        self.heartbeat()
+        self.check()
+        self.room.spawn(self._every(self.settings.heartbeat_seconds, self.heartbeat), name="facilities-heartbeat")
+        self.room.spawn(self._every(self.settings.check_interval_seconds, self.check), name="facilities-check")
+        tick = min(self.settings.stale_after_seconds / SITE_TICK_FRACTION, MAX_SITE_TICK_SECONDS)
+        self.room.spawn(self._every(tick, self.site.tick), name="facilities-site")
+        if self.webhook is not None:
+            self.room.spawn(self.webhook.run(), name="facilities-webhook")
+
+    async def stop(self) -> None:
+        """Stop following the status (loops are cancelled by the room)."""
+        if self._check_soon is not None:
+            self._check_soon.cancel()
+            self._check_soon = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    @staticmethod
+    async def _every(seconds: float, action: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                action()
+            except Exception:
+                log.exception("periodic facilities task %s failed", getattr(action, "__name__", action))
+
+    # -- this room's status parts ----------------------------------------------------------------------------
+
+    def next_booking(self, now: datetime) -> Booking | None:
+        """The first active booking that starts after ``now``."""
+        booking = self.repo.next_after(now)
+        if booking is not None and booking.start <= now:
+            booking = self.repo.next_after(booking.end)
+        return booking
+
+    def refresh_booking(self) -> None:
+        """Publish the ``next_booking`` status part (times and status only: no names)."""
+        booking = self.next_booking(self.room.clock.now())
+        part = {"start": booking.start.isoformat(), "end": booking.end.isoformat(), "status": booking.status} if booking else None
+        self.room.status.set("next_booking", part)
+
+    def heartbeat(self) -> None:
+        """Renew the ``heartbeat`` part (and with it the retained state's ``updated_at``)."""
+        self.refresh_booking()
+        self.room.status.set("heartbeat", {"at": self.room.clock.now().isoformat()})
+
+    def _own_state(self) -> dict[str, Any]:
+        snapshot = self.room.status.snapshot()
+        state = {k: v for k, v in snapshot.items() if k != "version"}
+        room = self.room.settings.room
+        state["room"] = {"site": room.site, "id": room.id, "name": room.name}
+        state["updated_at"] = self.room.clock.now().isoformat()
+        return state
+
+    def _update_own(self) -> None:
+        self.site.set_own(self._own_state(), self.published_alerts())
+
+    def _on_status(self, snapshot: dict[str, Any]) -> None:
+        self._update_own()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._check_soon is None:
+            self._check_soon = loop.call_soon(self._status_check)
+
+    def _status_check(self) -> None:
+        self._check_soon = None
+        self.check(full=False)
+
+    # -- alerts ---------------------------------------------------------------------------------------------
+
+    def conditions(self, *, full: bool = True) -> list[Condition]:
+        """Conditions that hold now; without ``full`` the disk and health checks keep their last result."""
+        status = self.room.status.snapshot()
+        found = device_conditions(status, self.settings) + alarm_conditions(status)
+        if full:
+            found += disk_condition(self.room.settings.storage.data_dir, self.settings)
+            found += health_conditions(self.room.health.report())
+        else:
+            kept = {"disk_low", "speech_down"}
+            found += [
+                Condition(a["key"], a["kind"], a["severity"], a["message"], a["detail"])
+                for a in self.alerts.active()
+                if a["key"] in kept
+            ]
+        return found
+
+    def check(self, *, full: bool = True) -> None:
+        """Raise and clear alerts to match the conditions; publish what changed."""
+        now = self.room.clock.now()
+        raised, cleared = self.alerts.reconcile(self.conditions(full=full), now)
+        if not raised and not cleared:
+            return
+        for alert in raised:
+            self._notify("raised", alert)
+        for alert in cleared:
+            self._notify("cleared", alert)
+        self.publish_alerts()
+        self._update_own()
+
+    def acknowledge(self, alert_id: int, by: str) -> dict[str, Any]:
+        """Acknowledge an alert (see :meth:`AlertStore.acknowledge`) and publish the change."""
+        alert = self.alerts.acknowledge(alert_id, by, self.room.clock.now())
+        self._notify("acknowledged", alert)
+        self.publish_alerts()
+        self._update_own()
+        return alert
+
+    def published_alerts(self) -> list[dict[str, Any]]:
+        """The active alerts as other rooms see them."""
+        return [{k: a[k] for k in PUBLISHED_ALERT_FIELDS} for a in self.alerts.active()]
+
+    def publish_alerts(self) -> None:
+        """Publish the active alerts retained on ``<base>/<site>/<room>/alerts``."""
+        if self.bus is None:
+            return
+        message = {"room": self.room.settings.room.id, "active": self.published_alerts(), "updated_at": self.room.clock.now().isoformat()}
+        self.bus.publish(self.alerts_topic, message, retain=True)
+
+    def _notify(self, event: str, alert: dict[str, Any]) -> None:
+        if self.webhook is None:
+            return
+        room = self.room.settings.room
+        self.webhook.enqueue({"event": event, "site": room.site, "room": room.id, "room_name": room.name, "alert": alert})
+
+    # -- the facilities page --------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        """What /facilities shows: the site's rooms and this room's open alerts."""
+        return {**self.site.snapshot(), "alerts": self.alerts.listing("open", 50)}

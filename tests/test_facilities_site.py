@@ -1,0 +1,201 @@
+"""/facilities across rooms: two real roomctl instances on one real Mosquitto, stale rooms, retained junk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from roomctl.config import Settings
+from roomctl.devices.broker import Broker, free_port
+from tests.conftest import ARTIFACTS, serving, wait_for
+
+OTHER_PINS = {"door_relay": 18, "door_contact": 23, "exit_button": 24, "led_red": 12, "led_green": 16, "led_blue": 20,
+              "buzzer": 21, "pir": 25}  # fmt: skip
+"""Room B's pins: both rooms share this process' mock pin factory, so they need pins of their own."""
+
+
+def room_settings(make_settings: Callable[..., Settings], tmp_path: Path, broker: Broker, room_id: str, **extra: Any) -> Settings:
+    """Settings of one room of site ``hq`` on the shared broker, with its own data folder and port."""
+    return make_settings(
+        room={"id": room_id, "name": f"Ruimte {room_id.upper()}", "site": "hq"},
+        storage={"data_dir": tmp_path / room_id},
+        server={"port": free_port()},
+        mqtt={"enabled": True, "host": broker.host, "port": broker.port},
+        gpio=OTHER_PINS if room_id == "b" else {},
+        **extra,
+    )
+
+
+def publisher(broker: Broker) -> mqtt.Client:
+    """A plain paho client, connected, standing in for another room or a misbehaving device."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="test-publisher")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
+
+
+async def rooms_of(url: str, token: str) -> dict[str, dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        response = await client.get("/api/v1/facilities/rooms", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return {room["id"]: room for room in response.json()["rooms"]}
+
+
+async def test_two_instances_each_show_both_rooms_live(
+    make_settings: Callable[..., Settings], tmp_path: Path, broker: Broker, browser: Any
+) -> None:
+    facilities = {"facilities": {"heartbeat_seconds": 0.5, "stale_after_seconds": 3}}
+    async with serving(room_settings(make_settings, tmp_path, broker, "a", **facilities)) as room_a:
+        async with serving(room_settings(make_settings, tmp_path, broker, "b", **facilities)) as room_b:
+            for live in (room_a, room_b):
+                token = live.tokens["facilities"]
+                seen: dict[str, dict[str, Any]] = {}
+
+                async def both(live: Any = live, token: str = token, seen: dict[str, Any] = seen) -> bool:
+                    seen.update(await rooms_of(live.url, token))
+                    return {"a", "b"} <= set(seen)
+
+                for _ in range(100):
+                    if await both():
+                        break
+                    await asyncio.sleep(0.05)
+                assert {"a", "b"} <= set(seen), f"{live.settings.room.id} sees only {sorted(seen)}"
+                other = seen["b" if live.settings.room.id == "a" else "a"]
+                assert other["local"] is False and other["availability"] == "online"
+                # the demo seed books each room around now: booked, nobody in, a locked door
+                assert other["status"] == "booked", other
+                assert other["door"]["locked"] is True
+                assert other["name"].startswith("Ruimte")
+                assert "present" not in json.dumps(other)
+
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(f"{room_a.url}/facilities#token={room_a.tokens['facilities']}")
+            cards = page.locator("[data-testid=room-card]")
+            await page.wait_for_function("document.querySelectorAll('[data-testid=room-card]').length === 2", timeout=10_000)
+            assert await cards.count() == 2
+            card_b = page.locator("[data-testid=room-card][data-room=b]")
+            assert await card_b.get_attribute("data-status") == "booked"
+
+            # a member taps in at room B: its session starts, and A's page shows it without reloading
+            async with httpx.AsyncClient(base_url=room_b.url) as client:
+                tap = await client.post("/api/v1/door/taps", json={"uid": "04A1B2C3D4E501"}, headers=room_b.headers("reader"))
+            assert tap.json()["granted"] is True
+            await page.wait_for_selector("[data-testid=room-card][data-room=b][data-status=occupied]", timeout=10_000)
+            assert await card_b.locator("[data-testid=room-phase]").inner_text() != "idle"
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "facilities-two-rooms.png"), full_page=True)
+
+        # room B stopped: it said offline, and A shows it as stale, never as free
+        await page.wait_for_selector("[data-testid=room-card][data-room=b][data-status=stale]", timeout=10_000)
+        rooms = await rooms_of(room_a.url, room_a.tokens["facilities"])
+        assert rooms["b"]["status"] == "stale"
+        assert rooms["b"]["availability"] == "offline"
+        await page.screenshot(path=str(ARTIFACTS / "facilities-room-stale.png"), full_page=True)
+
+
+def state_message(room_id: str, updated: datetime, **parts: Any) -> bytes:
+    return json.dumps({"room": {"site": "hq", "id": room_id, "name": room_id}, "updated_at": updated.isoformat(), **parts}).encode()
+
+
+async def test_stale_rooms_and_retained_junk(
+    make_settings: Callable[..., Settings], tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="roomctl.facilities.site")
+    client = publisher(broker)
+    now = datetime.now(UTC)
+    try:
+        # retained before the room starts: junk of every kind, a room that went quiet long ago, a fresh free room
+        for topic, payload in (
+            ("roomctl/hq/junk1/state", b"\xff\xfe not json"),
+            ("roomctl/hq/junk2/state", b"[1, 2, 3]"),
+            ("roomctl/hq/junk3/state", json.dumps({"door": "open"}).encode()),
+            ("roomctl/hq/junk4/availability", b"maybe"),
+            ("roomctl/hq/old/state", state_message("old", now - timedelta(hours=3), phase={"name": "idle"})),
+            ("roomctl/hq/old/availability", b"online"),
+            ("roomctl/hq/fresh/state", state_message("fresh", now, phase={"name": "idle"}, occupancy={"booked": False})),
+            ("roomctl/hq/fresh/availability", b"online"),
+        ):
+            client.publish(topic, payload, qos=1, retain=True).wait_for_publish(2)
+        settings = room_settings(make_settings, tmp_path, broker, "a", facilities={"stale_after_seconds": 1.5})
+        async with serving(settings) as live:
+            token = live.tokens["facilities"]
+            seen: dict[str, Any] = {}
+
+            async def poll() -> bool:
+                seen.clear()
+                seen.update(await rooms_of(live.url, token))
+                return {"old", "fresh"} <= set(seen)
+
+            for _ in range(100):
+                if await poll():
+                    break
+                await asyncio.sleep(0.05)
+            assert seen["old"]["status"] == "stale", "a room whose state is hours old is stale, not free"
+            assert "no state for" in seen["old"]["status_reason"]
+            assert seen["fresh"]["status"] == "free"
+            assert not any(name.startswith("junk") for name in seen), "junk made no room appear"
+            junk_lines = [r.getMessage() for r in caplog.records if "junk" in r.getMessage()]
+            assert len(junk_lines) >= 4, junk_lines
+
+            # junk after a good state keeps the last good state
+            client.publish("roomctl/hq/fresh/state", b"{broken", qos=1, retain=True).wait_for_publish(2)
+            await wait_for(lambda: live.room.service("facilities").site.rooms["fresh"].junk >= 1)
+            assert (await rooms_of(live.url, token))["fresh"]["status"] == "free"
+
+            # the fresh room stops publishing: after stale_after it is stale
+
+            async def fresh_status() -> str:
+                return str((await rooms_of(live.url, token))["fresh"]["status"])
+
+            for _ in range(100):
+                if await fresh_status() == "stale":
+                    break
+                await asyncio.sleep(0.1)
+            assert await fresh_status() == "stale"
+            site = live.room.service("facilities").site.snapshot()
+            assert site["counts"].get("stale", 0) >= 2
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+async def test_websocket_pushes_overview_to_staff_only(make_settings: Callable[..., Settings], tmp_path: Path, broker: Broker) -> None:
+    import websockets
+
+    settings = room_settings(make_settings, tmp_path, broker, "a")
+    async with serving(settings) as live:
+        ws_url = live.url.replace("http://", "ws://") + "/api/v1/facilities/ws"
+        for role in ("kiosk", "facilitator", "member"):
+            # refused before the handshake completes: uvicorn answers the upgrade with 403
+            with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+                async with websockets.connect(f"{ws_url}?token={live.tokens[role]}") as ws:
+                    await ws.recv()
+            assert refused.value.response.status_code == 403
+        async with websockets.connect(f"{ws_url}?token={live.tokens['facilities']}") as ws:
+            first = json.loads(await ws.recv())
+            assert first["rooms"][0]["id"] == "a" and first["rooms"][0]["local"] is True
+            version = first["version"]
+            client = publisher(broker)
+            try:
+                client.publish("roomctl/hq/z9/state", state_message("z9", datetime.now(UTC), phase={"name": "brainstorm"}), qos=1)
+                client.publish("roomctl/hq/z9/availability", b"online", qos=1)
+                while True:
+                    update = json.loads(await ws.recv())
+                    rooms = {r["id"]: r for r in update["rooms"]}
+                    if "z9" in rooms and rooms["z9"]["availability"] == "online":
+                        break
+                assert update["version"] > version
+                assert rooms["z9"]["status"] == "occupied" and rooms["z9"]["phase"] == "brainstorm"
+            finally:
+                client.loop_stop()
+                client.disconnect()

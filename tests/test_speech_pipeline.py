@@ -54,12 +54,14 @@ def dutch_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Harness:
     """A room with the speech service, a simulated microphone and a record of the events it posted."""
 
-    def __init__(self, settings: Settings, wav: list[Path], *, speed: float = SPEED) -> None:
+    def __init__(
+        self, settings: Settings, wav: list[Path], *, speed: float = SPEED, kind: type[WavSource] = WavSource
+    ) -> None:
         self.room = Room(settings, open_database(settings.storage.database_path))
         self.sources: list[WavSource] = []
 
         def source() -> WavSource:
-            made = WavSource(wav, speed=speed, then_silence=False)
+            made = kind(wav, speed=speed, then_silence=False)
             self.sources.append(made)
             return made
 
@@ -89,11 +91,11 @@ class Harness:
 def harness(make_settings: Callable[..., Settings]) -> Callable[..., Any]:
     @asynccontextmanager
     async def make(
-        wav: list[Path], model: str = "tiny.en", language: str = "en", **speech: Any
+        wav: list[Path], model: str = "tiny.en", language: str = "en", kind: type[WavSource] = WavSource, **speech: Any
     ) -> AsyncIterator[Harness]:
         settings = make_settings(speech={"model": model, "language": language, "chunk_seconds": 10, **speech})
         installed_model(model, model_dir(settings))
-        h = Harness(settings, wav)
+        h = Harness(settings, wav, kind=kind)
         h.room.screen.set("session", SESSION_VIEW)
         await h.room.start()
         try:
@@ -270,3 +272,50 @@ async def test_missing_and_corrupt_models_are_clear_errors(make_settings: Callab
     assert missing["state"] == "error" and missing["message"]["key"] == "no_model"
     assert health["status"] == "degraded" and "roomctl models install" in health["detail"]
     assert corrupt["state"] == "error" and "checksum" in corrupt["message"]["detail"]
+
+
+class UnpluggedMicrophone(WavSource):
+    """The simulated microphone, unplugged after 12 s."""
+
+    async def read(self) -> Any:
+        if self._position >= 12 * SAMPLE_RATE:
+            raise AdapterError("the microphone stopped delivering audio (unplugged?); recording was stopped")
+        return await super().read()
+
+
+async def test_a_microphone_lost_mid_recording_keeps_what_was_heard(harness: Any, english_wav: Path) -> None:
+    async with harness([english_wav], kind=UnpluggedMicrophone) as h:
+        await h.room.dispatch(RecordingConsent(source="test"))
+        await h.room.dispatch(StartRecording(source="test"))
+        await wait_for(lambda: h.room.screen.get("recording")["state"] == "error", timeout=30)
+        part = h.room.screen.get("recording")
+        await wait_for(lambda: h.ready, timeout=60)
+        result = h.transcript()
+    assert part["message"]["key"] == "microphone_lost" and "microfoon" in part["message"]["nl"]
+    assert h.changes == [True, False]
+    assert result["complete"]
+    heard_first = " ".join(ENGLISH_TEXT[:2])
+    assert wer(heard_first, " ".join(result["text"].split()[: len(heard_first.split())])) < 0.2, result["text"]
+    assert "departments" not in result["text"], "nothing after the microphone was lost"
+
+
+async def test_each_present_member_must_agree_when_configured(harness: Any, english_wav: Path) -> None:
+    from roomctl.access.events import AccessGranted
+
+    async with harness([english_wav], require_member_consent=True) as h:
+        h.room.screen.set("session", {**SESSION_VIEW, "present": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]})
+        with pytest.raises(StateError, match="not been asked"):
+            await h.room.dispatch(RecordingConsent(source="test", member_id=1))
+        asked = await h.room.dispatch(RecordingConsent(source="test"))
+        await h.room.dispatch(AccessGranted(source="test", member_id=1))
+        with pytest.raises(StateError, match="each member taps"):
+            await h.room.dispatch(StartRecording(source="test"))
+        half = h.room.screen.get("recording")["consent"]
+        await h.room.dispatch(RecordingConsent(source="test", member_id=2))
+        started = await h.room.dispatch(StartRecording(source="test"))
+        stopped = await h.service.stop_recording()
+        consent = h.room.db.execute("select consent from speech_recordings").fetchone()[0]
+    assert asked["state"] == "consent" and "pas" in asked["message"]["nl"]
+    assert half == {"group": True, "members_required": True, "present": 2, "agreed": 1, "missing": 1}
+    assert started["state"] == "recording" and stopped["state"] in ("finishing", "idle")
+    assert consent == "group+members:2"

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from roomctl.access.events import AccessGranted
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.errors import AdapterError, StateError
@@ -94,6 +95,7 @@ class SpeechService:
         room.on(RecordingConsent, self.on_consent)
         room.on(StartRecording, self.on_start)
         room.on(StopRecording, self.on_stop)
+        room.on(AccessGranted, self._on_granted)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -154,6 +156,12 @@ class SpeechService:
         self.room.screen.set("captions", None)
         self._set("consent", message("members" if self.settings.require_member_consent else "consent"))
         return self.view()
+
+    def _on_granted(self, event: AccessGranted) -> None:
+        """A badge tap while consent is asked counts as that member agreeing."""
+        if self.state == "consent" and self.consent is not None and event.member_id is not None:
+            self.consent.members.add(event.member_id)
+            self._publish()
 
     async def _require_model(self) -> None:
         problem = await self.transcriber.verify_model()
@@ -262,6 +270,7 @@ class SpeechService:
             self._set("error", message("disk", "the capture did not stop in time; spooled audio is kept"))
             self.room.status.set("recording", {"active": False})
             self.room.post(RecordingChanged(source="speech", active=False, recording_id=capture.recording_id))
+            self.room.spawn(self.transcriber.recover(), name="speech-recover")
 
     async def _run_capture(self, capture: Capture) -> None:
         result = await capture.run()

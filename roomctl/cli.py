@@ -123,9 +123,10 @@ def token() -> None:
 
 @token.command("create")
 @config_option
-@click.option("--role", "-r", required=True, help="admin, facilitator, facilities, reader or kiosk.")
+@click.option("--role", "-r", required=True, help="admin, facilitator, facilities, reader, kiosk or member.")
 @click.option("--label", "-l", default="", help="Who or what the token is for.")
-def token_create(config: Path | None, role: str, label: str) -> None:
+@click.option("--member", "member_id", type=int, default=None, help="Bind the token to a member (member, facilitator).")
+def token_create(config: Path | None, role: str, label: str, member_id: int | None) -> None:
     """Create a token and print it once."""
     from datetime import UTC, datetime
 
@@ -133,7 +134,13 @@ def token_create(config: Path | None, role: str, label: str) -> None:
     from roomctl.store import open_database
 
     db = open_database(settings_from(config).storage.database_path)
-    token_id, value = create_token(db, role, label=label, now=datetime.now(UTC))
+    if role == "member" and member_id is None:
+        raise click.UsageError("a member token needs --member ID (the member whose report it may read)")
+    if member_id is not None:
+        from roomctl.booking.repository import BookingRepository
+
+        BookingRepository(db).member(member_id)
+    token_id, value = create_token(db, role, label=label, now=datetime.now(UTC), member_id=member_id)
     click.echo(value)
     click.echo(f"token {token_id} ({role}) created; it is shown only now", err=True)
 

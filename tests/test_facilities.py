@@ -221,3 +221,26 @@ def test_metrics_expose_the_figures(client: Client) -> None:
     assert 'roomctl_room_proposals_validated{room="room1",site="hq",window="30d"} 1.0' in text
     assert 'roomctl_room_used_hours{room="room1",site="hq",window="7d"} 1.75' in text  # Wed and Fri, not Monday
     assert 'roomctl_site_rooms{status="booked"}' in text or 'roomctl_site_rooms{status="free"}' in text
+
+
+def test_cli_creates_member_bound_tokens(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from roomctl.api.tokens import verify_token
+    from roomctl.booking.repository import BookingRepository
+    from roomctl.cli import cli
+    from roomctl.store import open_database
+
+    config = tmp_path / "roomctl.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    db = open_database(tmp_path / "data" / "roomctl.db")
+    member = BookingRepository(db).add_member("Anna", now=NOW).id
+    runner = CliRunner()
+    made = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "member", "--member", str(member)])
+    assert made.exit_code == 0, made.output
+    principal = verify_token(db, made.stdout.strip().splitlines()[0])
+    assert principal is not None and principal.role == "member" and principal.member_id == member
+    unbound = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "member"])
+    assert unbound.exit_code != 0 and "--member" in unbound.output
+    unknown = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "member", "--member", "999"])
+    assert unknown.exit_code != 0

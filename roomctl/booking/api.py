@@ -1,19 +1,25 @@
-"""Routes for members, badges, groups and bookings."""
+"""Routes for members, badges (with enrol-by-tap) and groups; bookings, series and calendars are included."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from roomctl.api.deps import get_room
 from roomctl.api.security import Role, allow
-from roomctl.booking.repository import BookingRepository
+from roomctl.booking import api_bookings, api_series
+from roomctl.booking.capability import BookingService
+from roomctl.booking.repository import BookingRepository, Group
+from roomctl.booking.rules import BookingRules
 from roomctl.core.room import Room
+from roomctl.errors import NotFoundError, ValidationError
 
 router = APIRouter(prefix="/api/v1", tags=["booking"])
+
+MIN_GROUP = 2
+MAX_GROUP = 8
 
 
 def _repo(room: Room = Depends(get_room)) -> BookingRepository:
@@ -24,49 +30,97 @@ class MemberIn(BaseModel):
     """A new member."""
 
     name: str = Field(..., min_length=1, max_length=120)
-    email: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class MemberPatch(BaseModel):
+    """Changes to a member; ``email: null`` removes the address."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class BadgeIn(BaseModel):
     """A badge to enroll."""
 
-    uid: str = Field(..., max_length=64)
+    uid: str = Field(..., max_length=64, description="hex UID, e.g. 04A1B2C3D4E5F6 or 04:A1:B2:C3")
 
 
 class GroupIn(BaseModel):
-    """A new group."""
+    """A new group of 2-8 members."""
 
     name: str = Field(..., min_length=1, max_length=120)
-    member_ids: list[int] = Field(..., min_length=2, max_length=8)
+    member_ids: list[int] = Field(..., min_length=MIN_GROUP, max_length=MAX_GROUP)
     facilitator_id: int | None = None
 
 
-class BookingIn(BaseModel):
-    """A single booking."""
+class GroupPatch(BaseModel):
+    """Changes to a group; ``facilitator_id: null`` removes the facilitator."""
 
-    group_id: int
-    start: datetime
-    end: datetime
+    name: str | None = Field(None, min_length=1, max_length=120)
+    member_ids: list[int] | None = Field(None, min_length=MIN_GROUP, max_length=MAX_GROUP)
+    facilitator_id: int | None = None
+
+
+def member_view(repo: BookingRepository, member_id: int) -> dict[str, Any]:
+    """A member with their active badges."""
+    member = repo.member(member_id)
+    return {"id": member.id, "name": member.name, "email": member.email, "badges": repo.badges_of(member.id)}
+
+
+def group_view(group: Group) -> dict[str, Any]:
+    """A group as the API shows it."""
+    return {"id": group.id, "name": group.name, "facilitator_id": group.facilitator_id, "member_ids": list(group.member_ids)}
+
+
+def _check_people(repo: BookingRepository, member_ids: list[int], facilitator_id: int | None) -> None:
+    if len(set(member_ids)) != len(member_ids):
+        raise ValidationError("member_ids names a member twice; list each member once", field="member_ids")
+    for member_id in [*member_ids, *([facilitator_id] if facilitator_id is not None else [])]:
+        try:
+            repo.member(member_id)
+        except NotFoundError:
+            raise ValidationError(f"member {member_id} does not exist; pick one from GET /api/v1/members", field="member_ids") from None
+
+
+def _check_fits(room: Room, name: str, member_ids: list[int], facilitator_id: int | None) -> None:
+    BookingRules(room.settings).check_capacity(Group(0, name, facilitator_id, tuple(member_ids)))
+
+
+# -- members and badges -------------------------------------------------------------------------------------
 
 
 @router.get("/members", dependencies=[allow(Role.ADMIN)])
 async def list_members(repo: BookingRepository = Depends(_repo)) -> list[dict[str, Any]]:
-    """Every member with their active badges. Admin only."""
-    return [{"id": m.id, "name": m.name, "email": m.email, "badges": repo.badges_of(m.id)} for m in repo.members()]
+    """Every active member with their active badges. Admin only."""
+    return [member_view(repo, m.id) for m in repo.members()]
 
 
 @router.post("/members", status_code=201, dependencies=[allow(Role.ADMIN)])
 async def create_member(body: MemberIn, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)) -> dict[str, Any]:
     """Create a member. Admin only."""
     member = repo.add_member(body.name, email=body.email, now=room.clock.now())
-    return {"id": member.id, "name": member.name, "email": member.email, "badges": []}
+    return member_view(repo, member.id)
+
+
+@router.patch("/members/{member_id}", dependencies=[allow(Role.ADMIN)])
+async def update_member(member_id: int, body: MemberPatch, repo: BookingRepository = Depends(_repo)) -> dict[str, Any]:
+    """Change a member's name or e-mail. Admin only."""
+    repo.update_member(member_id, name=body.name, email=body.email, clear_email="email" in body.model_fields_set)
+    return member_view(repo, member_id)
+
+
+@router.delete("/members/{member_id}", status_code=204, dependencies=[allow(Role.ADMIN)])
+async def remove_member(member_id: int, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)) -> None:
+    """A member leaves: hidden from lists and every badge revoked. Admin only."""
+    repo.deactivate_member(member_id, now=room.clock.now())
 
 
 @router.post("/members/{member_id}/badges", status_code=201, dependencies=[allow(Role.ADMIN)])
 async def enroll_badge(
     member_id: int, body: BadgeIn, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)
 ) -> dict[str, Any]:
-    """Enroll a badge UID for a member. Admin only."""
+    """Enroll a badge UID for a member (409 when it belongs to someone else). Admin only."""
     uid = repo.enroll_badge(member_id, body.uid, now=room.clock.now())
     return {"member_id": member_id, "uid": uid}
 
@@ -77,35 +131,65 @@ async def revoke_badge(uid: str, room: Room = Depends(get_room), repo: BookingRe
     repo.revoke_badge(uid, now=room.clock.now())
 
 
+@router.post("/members/{member_id}/badges/enrol-by-tap", status_code=202, dependencies=[allow(Role.ADMIN)])
+async def arm_enrolment(member_id: int, room: Room = Depends(get_room)) -> dict[str, Any]:
+    """The next badge tapped at the door is enrolled to this member (the door stays shut). Admin only.
+
+    Read the outcome with ``GET /api/v1/enrolment``.
+    """
+    service: BookingService = room.service("booking")
+    return service.enrolment.arm(member_id, now=room.clock.now(), seconds=room.settings.booking.enrol_wait_seconds)
+
+
+@router.get("/enrolment", dependencies=[allow(Role.ADMIN)])
+async def enrolment_status(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Whether the reader waits for a badge to enroll, and the last outcome. Admin only."""
+    service: BookingService = room.service("booking")
+    return service.enrolment.status(room.clock.now())
+
+
+@router.delete("/enrolment", dependencies=[allow(Role.ADMIN)])
+async def cancel_enrolment(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Stop waiting for a badge. Admin only."""
+    service: BookingService = room.service("booking")
+    return service.enrolment.disarm(room.clock.now())
+
+
+# -- groups -------------------------------------------------------------------------------------------------
+
+
 @router.get("/groups", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
 async def list_groups(repo: BookingRepository = Depends(_repo)) -> list[dict[str, Any]]:
     """Every group. Admin and facilitators."""
-    return [
-        {"id": g.id, "name": g.name, "facilitator_id": g.facilitator_id, "member_ids": list(g.member_ids)}
-        for g in repo.groups()
-    ]
+    return [group_view(g) for g in repo.groups()]
 
 
 @router.post("/groups", status_code=201, dependencies=[allow(Role.ADMIN)])
 async def create_group(body: GroupIn, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)) -> dict[str, Any]:
-    """Create a group of 2-8 members. Admin only."""
+    """Create a group of 2-8 members that fits the room. Admin only."""
+    _check_people(repo, body.member_ids, body.facilitator_id)
+    _check_fits(room, body.name, body.member_ids, body.facilitator_id)
     group = repo.add_group(body.name, body.member_ids, facilitator_id=body.facilitator_id, now=room.clock.now())
-    return {"id": group.id, "name": group.name, "facilitator_id": group.facilitator_id, "member_ids": list(group.member_ids)}
+    return group_view(group)
 
 
-@router.get("/bookings", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES, Role.KIOSK)])
-async def list_bookings(
-    start: datetime = Query(..., description="ISO 8601 with offset"),
-    end: datetime = Query(..., description="ISO 8601 with offset"),
-    repo: BookingRepository = Depends(_repo),
-) -> list[dict[str, Any]]:
-    """Bookings overlapping a period."""
-    return [b.as_dict() for b in repo.between(start, end)]
-
-
-@router.post("/bookings", status_code=201, dependencies=[allow(Role.ADMIN)])
-async def create_booking(body: BookingIn, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)) -> dict[str, Any]:
-    """Book the room once for a group; 409 names every conflicting booking. Admin only."""
-    booking = repo.add_booking(body.group_id, body.start, body.end, now=room.clock.now())
+@router.patch("/groups/{group_id}", dependencies=[allow(Role.ADMIN)])
+async def update_group(
+    group_id: int, body: GroupPatch, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)
+) -> dict[str, Any]:
+    """Rename a group, replace its members or change its facilitator. Admin only."""
+    current = repo.group(group_id)
+    member_ids = body.member_ids if body.member_ids is not None else list(current.member_ids)
+    clear = "facilitator_id" in body.model_fields_set and body.facilitator_id is None
+    facilitator = None if clear else (body.facilitator_id or current.facilitator_id)
+    _check_people(repo, member_ids, facilitator)
+    _check_fits(room, body.name or current.name, member_ids, facilitator)
+    group = repo.update_group(
+        group_id, name=body.name, member_ids=body.member_ids, facilitator_id=body.facilitator_id, clear_facilitator=clear
+    )
     room.service("booking").refresh()
-    return booking.as_dict()
+    return group_view(group)
+
+
+router.include_router(api_bookings.router)
+router.include_router(api_series.router)

@@ -235,6 +235,57 @@ class BookingRepository:
         """Every group, by name."""
         return [self.group(r["id"]) for r in self.db.query("select id from groups order by name")]
 
+    def update_group(
+        self, group_id: int, *, name: str | None, member_ids: list[int] | None, facilitator_id: int | None, clear_facilitator: bool
+    ) -> Group:
+        """Rename a group, replace its members or change its facilitator (one transaction).
+
+        Raises:
+            NotFoundError: The group or a member does not exist.
+            ConflictError: The new name is taken.
+        """
+        self.group(group_id)
+        for member_id in [*(member_ids or []), *([facilitator_id] if facilitator_id else [])]:
+            self.member(member_id)
+        with self.db.atomic():
+            if name is not None:
+                if list(self.db.query("select 1 from groups where name = ? and id != ?", [name, group_id])):
+                    raise ConflictError(f"a group named {name!r} exists already")
+                self.db.execute("update groups set name = ? where id = ?", [name, group_id])
+            if member_ids is not None:
+                self.db.execute("delete from group_members where group_id = ?", [group_id])
+                self.db.table("group_members").insert_all([{"group_id": group_id, "member_id": m} for m in member_ids])
+            if facilitator_id is not None or clear_facilitator:
+                self.db.execute("update groups set facilitator_id = ? where id = ?", [facilitator_id, group_id])
+        return self.group(group_id)
+
+    def update_member(self, member_id: int, *, name: str | None, email: str | None, clear_email: bool) -> Member:
+        """Change a member's name or e-mail."""
+        self.member(member_id)
+        with self.db.atomic():
+            if name is not None:
+                self.db.execute("update members set name = ? where id = ?", [name.strip(), member_id])
+            if email is not None or clear_email:
+                self.db.execute("update members set email = ? where id = ?", [email, member_id])
+        return self.member(member_id)
+
+    def deactivate_member(self, member_id: int, *, now: datetime) -> None:
+        """A member leaves: hidden from lists, every badge revoked (their history stays)."""
+        self.member(member_id)
+        with self.db.atomic():
+            self.db.execute("update members set active = 0 where id = ?", [member_id])
+            self.db.execute("update badges set revoked_at = ? where member_id = ? and revoked_at is null", [to_db(now), member_id])
+
+    def sequences(self, booking_ids: list[int]) -> dict[int, int]:
+        """The iCalendar SEQUENCE of bookings (how often each was changed)."""
+        found: dict[int, int] = {}
+        for chunk_start in range(0, len(booking_ids), 500):
+            chunk = booking_ids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" for _ in chunk)
+            for row in self.db.query(f"select id, sequence from bookings where id in ({marks})", chunk):  # noqa: S608
+                found[row["id"]] = row["sequence"]
+        return found
+
     # -- bookings -------------------------------------------------------------------------------------------
 
     def add_booking(

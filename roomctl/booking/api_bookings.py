@@ -1,0 +1,163 @@
+"""Routes for bookings: list, book, move or cancel (this or this-and-following), extend and end early."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from roomctl.api.deps import get_room
+from roomctl.api.security import Principal, Role, allow
+from roomctl.booking.capability import BookingService
+from roomctl.booking.repository import Booking, BookingRepository
+from roomctl.core.room import Room
+from roomctl.errors import ForbiddenError
+
+router = APIRouter(tags=["booking"])
+
+MAX_EXTEND_MINUTES = 120
+MAX_LIST_DAYS = 800
+"""``GET /bookings`` answers for at most this many days at once."""
+
+
+def booking_service(room: Room = Depends(get_room)) -> BookingService:
+    """The room's booking service."""
+    service: BookingService = room.service("booking")
+    return service
+
+
+def facilitated_groups(principal: Principal, repo: BookingRepository) -> set[int] | None:
+    """The groups a facilitator token bound to a member may see; ``None`` means every group.
+
+    Admin and facilities tokens, and facilitator tokens not bound to a member (the room's own tablet), see all.
+    """
+    if principal.role != Role.FACILITATOR or principal.member_id is None:
+        return None
+    return {g.id for g in repo.groups() if g.facilitator_id == principal.member_id or principal.member_id in g.member_ids}
+
+
+def require_group(principal: Principal, repo: BookingRepository, group_id: int) -> None:
+    """Refuse a facilitator token of another group.
+
+    Raises:
+        ForbiddenError: The token is bound to a member who is not in or facilitating the group.
+    """
+    allowed = facilitated_groups(principal, repo)
+    if allowed is not None and group_id not in allowed:
+        raise ForbiddenError(f"this token belongs to a facilitator of other groups, not group {group_id}")
+
+
+class BookingIn(BaseModel):
+    """A single booking; times are ISO 8601 with an offset."""
+
+    group_id: int
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class BookingMove(BaseModel):
+    """Move a booking; ``scope=following`` moves the rest of its series by the same change."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    scope: Literal["this", "following"] = "this"
+
+
+class ExtendIn(BaseModel):
+    """How many minutes to add to a running booking."""
+
+    minutes: int = Field(..., ge=1, le=MAX_EXTEND_MINUTES)
+
+
+def _views(service: BookingService, bookings: list[Booking]) -> list[dict[str, Any]]:
+    names = {g.id: g.name for g in service.repo.groups()}
+    return [{**b.as_dict(), "group": names.get(b.group_id)} for b in bookings]
+
+
+@router.get("/bookings", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES, Role.KIOSK)])
+async def list_bookings(
+    start: AwareDatetime = Query(..., description="ISO 8601 with offset"),
+    end: AwareDatetime = Query(..., description="ISO 8601 with offset"),
+    group: int | None = Query(None, description="only this group's bookings"),
+    service: BookingService = Depends(booking_service),
+) -> list[dict[str, Any]]:
+    """Active bookings overlapping a period, in time order (at most 800 days at once)."""
+    from roomctl.errors import ValidationError
+
+    if end <= start or (end - start).days > MAX_LIST_DAYS:
+        raise ValidationError(f"end must follow start, at most {MAX_LIST_DAYS} days later", field="end")
+    found = service.repo.between(start, end)
+    return _views(service, [b for b in found if group is None or b.group_id == group])
+
+
+@router.post("/bookings", status_code=201, dependencies=[allow(Role.ADMIN)])
+async def create_booking(
+    body: BookingIn, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+) -> dict[str, Any]:
+    """Book the room once for a group. 422 names broken rules, 409 every conflicting booking. Admin only."""
+    booking = service.scheduler.book(body.group_id, body.start, body.end, now=room.clock.now())
+    service.refresh()
+    return _views(service, [booking])[0]
+
+
+@router.get("/bookings/{booking_id}", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES)])
+async def get_booking(booking_id: int, service: BookingService = Depends(booking_service)) -> dict[str, Any]:
+    """One booking, whatever its status."""
+    return _views(service, [service.repo.booking(booking_id)])[0]
+
+
+@router.patch("/bookings/{booking_id}", dependencies=[allow(Role.ADMIN)])
+async def move_booking(
+    booking_id: int, body: BookingMove, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+) -> list[dict[str, Any]]:
+    """Move a booking, or it and the rest of its series (``scope=following``); answers the moved bookings. Admin."""
+    now = room.clock.now()
+    if body.scope == "following":
+        moved = service.series.move_following(booking_id, body.start, body.end, now=now)
+    else:
+        moved = [service.scheduler.move(booking_id, body.start, body.end, now=now)]
+    service.refresh()
+    return _views(service, moved)
+
+
+@router.delete("/bookings/{booking_id}", dependencies=[allow(Role.ADMIN)])
+async def cancel_booking(
+    booking_id: int,
+    scope: Literal["this", "following"] = Query("this", description="this occurrence, or it and the rest of its series"),
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+) -> list[dict[str, Any]]:
+    """Cancel a booking, or it and the rest of its series; answers the cancelled bookings. Admin only."""
+    now = room.clock.now()
+    if scope == "following":
+        cancelled = service.series.cancel_following(booking_id, now=now)
+    else:
+        cancelled = [service.scheduler.cancel(booking_id, now=now)]
+    service.refresh()
+    return _views(service, cancelled)
+
+
+@router.post("/bookings/{booking_id}/extend")
+async def extend_booking(
+    booking_id: int,
+    body: ExtendIn,
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+) -> dict[str, Any]:
+    """Extend a running booking; 409 when the room is not free after it. Facilitator and admin."""
+    require_group(principal, service.repo, service.repo.booking(booking_id).group_id)
+    return _views(service, [service.extend(booking_id, body.minutes, room.clock.now())])[0]
+
+
+@router.post("/bookings/{booking_id}/end")
+async def end_booking(
+    booking_id: int,
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+) -> dict[str, Any]:
+    """End a running booking now, freeing the rest of its slot. Facilitator and admin."""
+    require_group(principal, service.repo, service.repo.booking(booking_id).group_id)
+    return _views(service, [service.end_early(booking_id, room.clock.now())])[0]

@@ -1,0 +1,188 @@
+"""Routes for weekly series (with a dry run that previews conflicts), the iCalendar feed and closures."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from roomctl.api.deps import get_room
+from roomctl.api.security import Principal, Role, allow
+from roomctl.booking.api_bookings import booking_service, facilitated_groups, require_group
+from roomctl.booking.capability import BookingService
+from roomctl.booking.closures import ClosureStore, parse_ics
+from roomctl.booking.ical import feed
+from roomctl.booking.series import MAX_SLOTS, make_spec
+from roomctl.core.room import Room
+from roomctl.errors import ValidationError
+
+router = APIRouter(tags=["booking"])
+
+FEED_PAST_DAYS = 30
+"""The feed starts this many days back (calendar clients keep what they had)."""
+CALENDAR_MEDIA_TYPE = "text/calendar; charset=utf-8"
+
+
+class SlotIn(BaseModel):
+    """One weekly start: a weekday and a local time."""
+
+    weekday: str = Field(..., max_length=12, description="mon, tue, wed, thu, fri, sat or sun")
+    start: str = Field(..., max_length=8, description="local start time HH:MM, e.g. 09:00")
+
+
+class SeriesIn(BaseModel):
+    """A weekly series: give either ``weeks`` or ``until``."""
+
+    group_id: int
+    slots: list[SlotIn] = Field(..., min_length=1, max_length=MAX_SLOTS)
+    duration_minutes: int = Field(..., ge=1, le=24 * 60)
+    first_date: date = Field(..., description="the first local day, YYYY-MM-DD")
+    weeks: int | None = Field(None, ge=1, description="how many weeks from first_date")
+    until: date | None = Field(None, description="the last local day, YYYY-MM-DD")
+    allow_partial: bool = Field(False, description="book the free occurrences and report the rest")
+
+
+@router.post("/series", status_code=201, dependencies=[allow(Role.ADMIN)])
+async def create_series(
+    body: SeriesIn,
+    response: Response,
+    dry_run: bool = Query(False, description="only show what would be booked and what stands in the way"),
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+) -> dict[str, Any]:
+    """Book a weekly series, all or nothing unless ``allow_partial``; 409 names every conflict. Admin only."""
+    spec = make_spec(
+        [(s.weekday, s.start) for s in body.slots],
+        body.duration_minutes,
+        body.first_date,
+        weeks=body.weeks,
+        until=body.until,
+        max_weeks=room.settings.booking.series_max_weeks,
+    )
+    result = service.series.create(
+        body.group_id, spec, now=room.clock.now(), allow_partial=body.allow_partial, dry_run=dry_run
+    )
+    if dry_run:
+        response.status_code = 200
+    else:
+        service.refresh()
+    return result
+
+
+@router.get("/series")
+async def list_series(
+    group: int | None = Query(None),
+    flagged: bool = Query(False, description="only series flagged for no-shows"),
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+) -> list[dict[str, Any]]:
+    """Series with their no-show streak and flag; a facilitator's token sees its own groups. Admin, facilitator."""
+    allowed = facilitated_groups(principal, service.repo)
+    groups = allowed if group is None else ({group} & allowed if allowed is not None else {group})
+    return service.series.listing(group_ids=groups, flagged_only=flagged, now=room.clock.now())
+
+
+@router.get("/series/{series_id}")
+async def get_series(
+    series_id: int,
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+) -> dict[str, Any]:
+    """A series with every occurrence. Admin, facilitator."""
+    series = service.series.get(series_id, room.clock.now())
+    require_group(principal, service.repo, series["group_id"])
+    return {**series, "occurrences": [b.as_dict() for b in service.series.occurrences_of(series_id)]}
+
+
+@router.delete("/series/{series_id}/flag")
+async def clear_flag(
+    series_id: int,
+    service: BookingService = Depends(booking_service),
+    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+) -> dict[str, Any]:
+    """Clear a series' no-show flag. Admin, facilitator."""
+    require_group(principal, service.repo, service.series.row(series_id)["group_id"])
+    return service.series.clear_flag(series_id)
+
+
+@router.delete("/series/{series_id}", dependencies=[allow(Role.ADMIN)])
+async def cancel_series(
+    series_id: int, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+) -> dict[str, Any]:
+    """Cancel every future occurrence of a series. Admin only."""
+    service.series.row(series_id)
+    cancelled = service.series.cancel_rest(series_id, now=room.clock.now())
+    service.refresh()
+    return {"series_id": series_id, "cancelled": cancelled}
+
+
+@router.get("/calendar.ics", response_class=Response)
+async def calendar_feed(
+    group: int | None = Query(None, description="only this group's bookings"),
+    start: AwareDatetime | None = Query(None, description="from (default: 30 days ago)"),
+    end: AwareDatetime | None = Query(None, description="until (default: the longest series ahead)"),
+    room: Room = Depends(get_room),
+    service: BookingService = Depends(booking_service),
+    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES),
+) -> Response:
+    """The room's (or a group's) bookings as iCalendar (RFC 5545). Admin, facilitator, facilities."""
+    now = room.clock.now()
+    names = {g.id: g.name for g in service.repo.groups()}
+    if group is not None:
+        if group not in names:
+            raise ValidationError(f"group {group} does not exist; pick one from GET /api/v1/groups", field="group")
+        require_group(principal, service.repo, group)
+    elif facilitated_groups(principal, service.repo) is not None:
+        raise ValidationError("a facilitator's token reads its group's feed: add ?group=ID", field="group")
+    since = start or now - timedelta(days=FEED_PAST_DAYS)
+    until = end or now + timedelta(weeks=room.settings.booking.series_max_weeks)
+    bookings = [b for b in service.repo.between(since, until) if group is None or b.group_id == group]
+    sequences = service.repo.sequences([b.id for b in bookings])
+    closures = [c for c in ClosureStore(room.db).upcoming(since) if c.start < until]
+    title = f"{room.settings.room.name}" + (f" — {names[group]}" if group is not None else "")
+    body = feed(
+        [(b, sequences.get(b.id, 0)) for b in bookings], closures, group_names=names, settings=room.settings, now=now, title=title
+    )
+    filename = f"{room.settings.room.id}{'-group' + str(group) if group is not None else ''}.ics"
+    return Response(body, media_type=CALENDAR_MEDIA_TYPE, headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@router.post("/closures/import", dependencies=[allow(Role.ADMIN)])
+async def import_closures(
+    request: Request, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+) -> dict[str, Any]:
+    """Import closures and holidays from an iCalendar file (the request body, text/calendar).
+
+    Those dates are refused for new bookings; existing bookings that fall on them are reported (not cancelled).
+    Admin only.
+    """
+    now = room.clock.now()
+    parsed = parse_ics(
+        await request.body(), room.settings.room.tz, now=now, horizon=timedelta(weeks=room.settings.booking.series_max_weeks)
+    )
+    stored = ClosureStore(room.db).replace(parsed, now=now)
+    names = {g.id: g.name for g in service.repo.groups()}
+    affected = [
+        {**b.as_dict(), "group": names.get(b.group_id), "closure": c.summary}
+        for c in stored
+        for b in service.repo.between(c.start, c.end)
+        if b.end > now
+    ]
+    service.refresh()
+    return {"imported": len(stored), "closures": [c.as_dict() for c in stored], "affected": affected}
+
+
+@router.get("/closures", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES)])
+async def list_closures(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+    """Closures that have not ended yet."""
+    return [c.as_dict() for c in ClosureStore(room.db).upcoming(room.clock.now())]
+
+
+@router.delete("/closures/{closure_id}", status_code=204, dependencies=[allow(Role.ADMIN)])
+async def delete_closure(closure_id: int, room: Room = Depends(get_room)) -> None:
+    """Remove a closure. Admin only."""
+    ClosureStore(room.db).delete(closure_id)

@@ -301,6 +301,7 @@ async def test_a_microphone_lost_mid_recording_keeps_what_was_heard(harness: Any
 
 async def test_each_present_member_must_agree_when_configured(harness: Any, english_wav: Path) -> None:
     from roomctl.access.events import AccessGranted
+    from roomctl.session.events import PhaseChanged
 
     async with harness([english_wav], require_member_consent=True) as h:
         h.room.screen.set("session", {**SESSION_VIEW, "present": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]})
@@ -313,7 +314,8 @@ async def test_each_present_member_must_agree_when_configured(harness: Any, engl
         half = h.room.screen.get("recording")["consent"]
         await h.room.dispatch(RecordingConsent(source="test", member_id=2))
         started = await h.room.dispatch(StartRecording(source="test"))
-        stopped = await h.service.stop_recording()
+        await h.room.dispatch(PhaseChanged(source="session", phase="idle", session_id=7))
+        stopped = h.service.view()
         consent = h.room.db.execute("select consent from speech_recordings").fetchone()[0]
     assert asked["state"] == "consent" and "pas" in asked["message"]["nl"]
     assert half == {"group": True, "members_required": True, "present": 2, "agreed": 1, "missing": 1}

@@ -20,6 +20,7 @@ from roomctl.access.events import AccessGranted
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.errors import AdapterError, StateError
+from roomctl.session.events import PhaseChanged
 from roomctl.speech import spool, transcripts
 from roomctl.speech.capture import Capture, Context
 from roomctl.speech.events import RecordingChanged, RecordingConsent, StartRecording, StopRecording, TranscriptReady
@@ -96,6 +97,7 @@ class SpeechService:
         room.on(StartRecording, self.on_start)
         room.on(StopRecording, self.on_stop)
         room.on(AccessGranted, self._on_granted)
+        room.on(PhaseChanged, self._on_phase)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -156,6 +158,11 @@ class SpeechService:
         self.room.screen.set("captions", None)
         self._set("consent", message("members" if self.settings.require_member_consent else "consent"))
         return self.view()
+
+    async def _on_phase(self, event: PhaseChanged) -> None:
+        """The session ended: stop recording (the group agreed to record this session only)."""
+        if event.phase in ("idle", "ended") and (self._capture is not None or self.state == "consent"):
+            await self.stop_recording(f"session {event.phase}")
 
     def _on_granted(self, event: AccessGranted) -> None:
         """A badge tap while consent is asked counts as that member agreeing."""

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
+import soundfile
 
 from roomctl.api.tokens import create_token
 from roomctl.booking.repository import BookingRepository
@@ -43,7 +47,38 @@ DEMO_MEMBERS = (
     ("Daan Visser", "04A1B2C3D4E504"),
 )
 DEMO_FACILITATOR = ("Eva Smit", "04A1B2C3D4E505")
+SPEECH_RATE = 16_000
+"""Whisper's sample rate."""
 PAGE_ROLES = {"kiosk": "kiosk", "tablet": "facilitator", "facilities": "facilities", "admin": "admin"}
+
+
+DEMO_BRAINSTORM = (
+    "We hebben het probleem dat klanten te lang wachten aan de telefoon. "
+    "Een oplossing is een terugbelservice, zodat niemand langer dan vijf minuten in de wacht staat. "
+    "We kunnen ook de drukste uren beter bezetten door de pauzes te spreiden. "
+    "En veel vragen gaan over facturen: daar kan een duidelijke pagina op de website bij helpen."
+)
+"""What the simulated microphone says when the demo group records its brainstorm."""
+ESPEAK_TIMEOUT_SECONDS = 60
+
+
+def brainstorm_audio(directory: Path) -> Path | None:
+    """A Dutch brainstorm spoken by espeak-ng (16 kHz mono WAV) for the simulated microphone, made once."""
+    path = directory / "brainstorm-nl.wav"
+    if path.exists():
+        return path
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        log.warning("espeak-ng is not installed: the demo's simulated microphone stays silent")
+        return None
+    raw = directory / "brainstorm-nl.22k.wav"
+    subprocess.run([espeak, "-v", "nl+m1", "-s", "140", "-g", "4", "-w", str(raw), DEMO_BRAINSTORM],
+                   check=True, timeout=ESPEAK_TIMEOUT_SECONDS, capture_output=True)  # fmt: skip
+    data, rate = soundfile.read(raw, dtype="float32")
+    target = np.interp(np.arange(0, len(data), rate / SPEECH_RATE), np.arange(len(data)), data).astype("float32")
+    soundfile.write(path, target, SPEECH_RATE, subtype="PCM_16")
+    raw.unlink()
+    return path
 
 
 def write_config(directory: Path) -> Path:
@@ -51,6 +86,7 @@ def write_config(directory: Path) -> Path:
     path = directory / "roomctl.toml"
     if not path.exists():
         example = example_config()
+        audio = brainstorm_audio(directory)
         path.write_text(
             render(
                 {
@@ -58,6 +94,7 @@ def write_config(directory: Path) -> Path:
                     "storage": {"data_dir": str(directory / "data")},
                     "gpio": {"factory": "mock"},
                     "reader": {"kind": "simulated"},
+                    "speech": {"source": "simulated", "simulated_files": [str(audio)] if audio else []},
                     "devices": {"entries": example["devices"]},
                     "scenes": example.get("scenes", {}),
                 }

@@ -199,3 +199,60 @@ async def test_websocket_pushes_overview_to_staff_only(make_settings: Callable[.
             finally:
                 client.loop_stop()
                 client.disconnect()
+
+
+async def test_use_plots_and_printable_learning_time_report(make_settings: Callable[..., Settings], browser: Any) -> None:
+    from roomctl.api.tokens import create_token
+    from tests.facilities_helpers import seed_week
+
+    async with serving(make_settings(server={"port": free_port()}), seed=False) as live:
+        now = live.room.clock.now()
+        week = seed_week(live.room.db, now)
+        anna = create_token(live.room.db, "member", label="anna", now=now, member_id=week.members[0])[1]
+        eva = create_token(live.room.db, "facilitator", label="eva", now=now, member_id=week.members[2])[1]
+        ARTIFACTS.mkdir(exist_ok=True)
+
+        page = await browser.new_page(viewport={"width": 1400, "height": 1100})
+        await page.goto(f"{live.url}/facilities#token={live.tokens['facilities']}")
+        await page.fill("#start", "2026-03-02")
+        await page.fill("#end", "2026-03-08")
+        await page.click("#show")
+        await page.wait_for_selector("[data-testid=fig-used] b:text-is('3.5')", timeout=10_000)
+        assert await page.locator("[data-testid=heatmap] rect").count() == 7 * 24
+        assert await page.locator("[data-testid=weekday-bars] rect").count() == 14
+        assert "1 (33 %)" in await page.locator("[data-testid=fig-noshow]").inner_text()
+        await page.screenshot(path=str(ARTIFACTS / "facilities-use.png"), full_page=True)
+        await page.fill("#start", "2026-03-09")
+        await page.fill("#end", "2026-03-01")
+        await page.click("#show")
+        await page.wait_for_selector("[data-testid=use-error]:has-text('after its start')")
+
+        report = await browser.new_page(viewport={"width": 1000, "height": 1200})
+        await report.goto(f"{live.url}/static/report.html#token={anna}")
+        await report.fill("#start", "2026-03-01")
+        await report.fill("#end", "2026-03-31")
+        await report.click("#show")
+        headline = report.locator("[data-testid=headline]")
+        await report.wait_for_selector("[data-testid=headline]:has-text('2:20')", timeout=10_000)
+        assert "5:00" in await headline.inner_text()  # 140 minutes used of 300 offered
+        assert await report.locator("[data-testid=who]").inner_text() == "Anna"
+        assert "Minder wachttijd aan de balie" in await report.locator("[data-testid=proposals]").inner_text()
+        await report.screenshot(path=str(ARTIFACTS / "learning-time-member.png"), full_page=True)
+        await report.pdf(path=str(ARTIFACTS / "learning-time-member.pdf"))
+
+        facilitator = await browser.new_page(viewport={"width": 1000, "height": 1200})
+        await facilitator.goto(f"{live.url}/static/report.html#token={eva}")
+        await facilitator.wait_for_function("document.querySelectorAll('#subject option').length === 3")
+        await facilitator.select_option("#subject", f"groups/{week.group}")
+        await facilitator.fill("#start", "2026-03-01")
+        await facilitator.fill("#end", "2026-03-31")
+        await facilitator.click("#show")
+        await facilitator.wait_for_selector("[data-testid=who]:has-text('Team Balie')", timeout=10_000)
+        sheet = await facilitator.locator("[data-testid=sheet]").inner_text()
+        assert "Anna" in sheet and "Bram" in sheet and "3:35" in sheet  # 215 member-minutes
+        await facilitator.screenshot(path=str(ARTIFACTS / "learning-time-group.png"), full_page=True)
+
+        refused = await browser.new_page()
+        await refused.goto(f"{live.url}/static/report.html#token={live.tokens['facilities']}")
+        await refused.wait_for_selector("[data-testid=error]:not(:empty)")
+        assert "may not" in await refused.locator("[data-testid=error]").inner_text()

@@ -1,24 +1,44 @@
-// The projector page: follows the room's screen state and shows idle, arrival, a step, captions,
-// the proposal as it is written, validation and wrap-up. Reconnects by itself; needs no internet.
-import { clock, countdown, day, followScreen, h, lang, t } from "/static/common.js";
+// The projector page (1920x1080, read from the back of the room): idle, arrival, the steps, live captions,
+// the proposal as it is written, validation and wrap-up. Follows the screen state over /ws and reconnects by
+// itself; needs no internet. The kiosk player draws clips over this page with libvlc.
+import { clock, countdown, day, followScreen, h, lang, remainingSeconds, t, timerMood } from "/static/common.js";
 
-const TICK_MS = 500;
-const CAPTION_LINES = 3;
+const TICK_MS = 1000;
+const CAPTION_LINES = 2;
+const PROPOSAL_STEPS_SHOWN = 4;
 
 const TEXT = {
   tap: { nl: "Tik je pas bij de deur", en: "Tap your badge at the door" },
   next: { nl: "Volgende sessie", en: "Next session" },
   none: { nl: "Vandaag geen sessies meer", en: "No more sessions today" },
   free: { nl: "Vrij", en: "Free" },
-  welcome: { nl: "Welkom", en: "Welcome" },
   present: { nl: "Aanwezig", en: "Present" },
+  nobody: { nl: "Tik je pas bij de deur om je aan te melden", en: "Tap your badge at the door to check in" },
   situation: { nl: "Werksituatie van vandaag", en: "Today's work situation" },
+  noSituation: { nl: "Kies op de tablet welke werksituatie jullie vandaag nemen", en: "Choose today's work situation on the tablet" },
+  chosen: { nl: "Onze vragen vandaag", en: "Our questions today" },
+  problem: { nl: "Probleemstelling", en: "Problem statement" },
   step: { nl: "Stap", en: "Step" },
   of: { nl: "van", en: "of" },
-  recording: { nl: "Opname loopt", en: "Recording" },
+  left: { nl: "nog", en: "left" },
+  over: { nl: "over tijd", en: "over time" },
+  lastMinute: { nl: "laatste minuut", en: "last minute" },
   paused: { nl: "gepauzeerd", en: "paused" },
+  minutes: { nl: "min", en: "min" },
+  recording: { nl: "Opname loopt", en: "Recording" },
   proposal: { nl: "Verbetervoorstel", en: "Improvement proposal" },
-  writing: { nl: "De AI schrijft het voorstel…", en: "The AI is writing the proposal…" },
+  askOnTablet: { nl: "Vraag het voorstel aan op de tablet", en: "Ask for the proposal on the tablet" },
+  steps: { nl: "Stappen", en: "Steps" },
+  more: { nl: "en nog", en: "and" },
+  pair: { nl: "Tablet koppelen", en: "Pair a tablet" },
+  pairLocked: { nl: "Koppelen even geblokkeerd", en: "Pairing locked for a while" },
+  clip: { nl: "Video speelt", en: "Video playing" },
+  verdict: {
+    ready: { nl: "Te beoordelen", en: "To be judged" },
+    accepted: { nl: "Aangenomen", en: "Accepted" },
+    rejected: { nl: "Afgewezen", en: "Rejected" },
+    revising: { nl: "Wordt herschreven", en: "Being revised" },
+  },
 };
 
 const KIND = {
@@ -36,100 +56,185 @@ const KIND = {
 let state = { version: 0 };
 const screen = document.getElementById("screen");
 
-function top() {
+function top(session) {
   const room = state.room || {};
-  return h("div", { class: "top" },
+  return h("header", { class: "top" },
     h("span", { class: "room-name" }, room.name || "roomctl"),
-    h("span", { class: "clock" }, clock(new Date().toISOString())));
+    session ? h("span", { class: "group" }, session.group || "") : h("span", { class: "date" }, day(new Date().toISOString())),
+    h("span", { class: "clock", "data-testid": "clock" }, clock(new Date().toISOString())));
+}
+
+function pairingCard(always) {
+  const p = state.pairing;
+  if (!p || !p.pin) return null;
+  const asked = p.show_until && new Date(p.show_until) > Date.now();
+  if (!always && !asked) return null;
+  const locked = p.locked_until && new Date(p.locked_until) > Date.now();
+  return h("aside", { class: "pairing", "data-testid": "pairing" },
+    h("span", { class: "label" }, t(locked ? TEXT.pairLocked : TEXT.pair)),
+    locked ? null : h("span", { class: "pin", "data-testid": "pairing-pin" }, `${p.pin.slice(0, 3)} ${p.pin.slice(3)}`));
 }
 
 function idleView() {
   const booking = state.booking || {};
   const next = booking.next;
   return [
-    top(),
-    h("div", { class: "idle-center" },
-      h("h1", {}, booking.current ? booking.current.group : t(TEXT.free)),
+    top(null),
+    h("section", { class: "idle" },
+      h("h1", { class: "idle-title" }, booking.current ? booking.current.group : t(TEXT.free)),
       h("p", { class: "tap", "data-testid": "tap-hint" }, t(TEXT.tap)),
       h("p", { class: "next", "data-testid": "next-booking" },
-        next ? [t(TEXT.next), ": ", h("strong", {}, next.group), " · ", day(next.start), " ", clock(next.start), "–", clock(next.end)]
+        next ? [t(TEXT.next), ": ", h("strong", {}, next.group), ` · ${day(next.start)} ${clock(next.start)}–${clock(next.end)}`]
              : t(TEXT.none))),
+    pairingCard(true),
   ];
 }
 
-function planBar(session) {
-  const bars = session.plan.map((step, i) =>
-    h("div", { class: i < session.index ? "done" : i === session.index ? "current" : "", style: `--minutes:${step.minutes}` }));
-  const labels = session.plan.map((step) => h("span", { style: `--minutes:${step.minutes}` }, t(step.title)));
-  return [h("div", { class: "plan", "data-testid": "plan" }, bars), h("div", { class: "plan-labels" }, labels)];
+function planBar(session, remaining) {
+  const elapsedStep = Math.max(0, session.step.minutes * 60 - remaining);
+  const fraction = Math.min(1, elapsedStep / Math.max(1, session.step.minutes * 60));
+  const segments = session.plan.map((step, i) => {
+    const cls = i < session.index ? "done" : i === session.index ? "current" : "";
+    return h("div", { class: `segment ${cls}`, style: `flex:${step.minutes}` },
+      h("div", { class: "bar" }, i === session.index ? h("div", { class: "fill", style: `width:${(fraction * 100).toFixed(1)}%` }) : null),
+      h("span", { class: "label" }, t(step.title)));
+  });
+  const spent = Math.round(session.elapsed_before_step_minutes + elapsedStep / 60);
+  return h("footer", { class: "plan-wrap" },
+    h("div", { class: "plan", "data-testid": "plan" }, segments),
+    h("div", { class: "hour", "data-testid": "hour" }, `${spent} / ${Math.round(session.planned_minutes)} ${t(TEXT.minutes)}`));
 }
 
-function remainingSeconds(session) {
-  if (session.paused || !session.ends_at) return session.remaining_seconds;
-  return (new Date(session.ends_at) - Date.now()) / 1000;
+function timer(session, remaining) {
+  const mood = timerMood(session, remaining);
+  const label = session.paused ? t(TEXT.paused) : mood === "overtime" ? t(TEXT.over) : mood === "warning" ? t(TEXT.lastMinute) : t(TEXT.left);
+  return h("div", { class: `timer ${mood} ${session.paused ? "paused" : ""}`, "data-testid": "timer", "data-mood": mood || "calm" },
+    h("span", { class: "time" }, countdown(remaining)),
+    h("span", { class: "timer-label", "data-testid": "timer-label" }, label));
 }
 
-function questionList(step) {
-  const questions = step.question_texts || [];
-  if (!questions.length) return null;
-  return h("ul", { class: "questions", "data-testid": "questions" },
-    questions.map((q) => h("li", {}, t(q), q.note ? h("span", { class: "note" }, q.note) : null)));
-}
-
-function captions() {
-  const part = state.captions;
-  if (!part || !part.segments || !part.segments.length) return null;
-  return h("div", { class: "captions", "data-testid": "captions" },
-    part.segments.slice(-CAPTION_LINES).map((s) => h("p", {}, s.text)));
-}
-
-function proposalView() {
-  const p = state.proposal;
-  if (!p) return null;
-  const draft = p.proposal || p.draft || {};
-  return h("section", { class: "proposal", "data-testid": "proposal" },
-    h("h3", {}, draft.title || t(TEXT.proposal)),
-    p.message ? h("p", { class: "notice" }, t(p.message)) : null,
-    draft.summary ? h("p", {}, draft.summary) : null,
-    Array.isArray(draft.steps) ? h("ol", {}, draft.steps.map((s) => h("li", {}, s.action || s.title || JSON.stringify(s)))) : null,
-    p.status === "streaming" || p.status === "pending" ? h("p", { class: "notice" }, t(TEXT.writing)) : null);
-}
-
-function sessionView(session) {
+function stepHeader(session) {
   const step = session.step;
-  const remaining = remainingSeconds(session);
-  const timerClass = ["timer", session.paused ? "paused" : "", remaining <= 60 ? "warning" : ""].join(" ");
-  const body = [
-    top(),
+  return [
     h("div", { class: "step-kind", "data-testid": "step-kind" },
       `${t(TEXT.step)} ${session.index + 1} ${t(TEXT.of)} ${session.count} · ${t(KIND[step.kind] || KIND.custom)}`),
     h("h1", { "data-testid": "step-title" }, t(step.title)),
   ];
-  if (session.work_situation) body.push(h("p", { class: "situation" }, `${t(TEXT.situation)}: ${session.work_situation}`));
-  if (step.kind === "arrival") {
-    body.push(h("h2", {}, t(TEXT.present)));
-    body.push(h("div", { class: "present", "data-testid": "present" }, (session.present || []).map((m) => h("span", {}, m.name))));
+}
+
+function questionList(questions, cls = "questions") {
+  if (!questions || !questions.length) return null;
+  return h("ul", { class: cls, "data-testid": "questions" },
+    questions.map((q) => h("li", { "data-question": q.id }, h("span", { class: "q" }, t(q)), q.note ? h("span", { class: "note" }, q.note) : null)));
+}
+
+function situationCard(session) {
+  if (!session.work_situation) return null;
+  return h("div", { class: "card situation", "data-testid": "situation" }, h("span", { class: "small-label" }, t(TEXT.situation)), session.work_situation);
+}
+
+function captions() {
+  const part = state.captions;
+  const recording = state.recording && state.recording.state === "recording";
+  if (!part || !part.segments || !part.segments.length || !recording) return null;
+  return h("div", { class: "captions", "data-testid": "captions" },
+    part.segments.slice(-CAPTION_LINES).map((s) => h("p", {}, s.text)));
+}
+
+function proposalBlock(large) {
+  const p = state.proposal;
+  const session = state.session;
+  if (!p || (session && p.session_id !== undefined && p.session_id !== session.id)) {
+    return h("section", { class: "proposal empty", "data-testid": "proposal" }, h("p", { class: "muted" }, t(TEXT.askOnTablet)));
+  }
+  const draft = p.draft || {};
+  const steps = Array.isArray(draft.steps) ? draft.steps : [];
+  const shown = large ? steps : steps.slice(0, PROPOSAL_STEPS_SHOWN);
+  const badge = TEXT.verdict[p.state];
+  return h("section", { class: `proposal ${large ? "large" : ""} state-${p.state}`, "data-testid": "proposal", "data-state": p.state },
+    h("div", { class: "proposal-head" },
+      h("h2", {}, draft.title || t(TEXT.proposal)),
+      badge ? h("span", { class: `badge ${p.state}`, "data-testid": "proposal-state" }, t(badge)) : null),
+    p.message && !["ready", "accepted"].includes(p.state) ? h("p", { class: "notice" }, t(p.message)) : null,
+    large && draft.situation_summary ? h("p", { class: "summary" }, draft.situation_summary) : null,
+    large && draft.problem ? h("p", { class: "problem" }, h("span", { class: "small-label" }, t(TEXT.problem)), draft.problem) : null,
+    shown.length ? h("ol", { class: "proposal-steps" }, shown.map((s) => h("li", {},
+      s.role ? h("span", { class: "role" }, s.role) : null, s.action || "",
+      s.effort ? h("span", { class: "effort" }, ` · ${s.effort}`) : null))) : null,
+    steps.length > shown.length ? h("p", { class: "muted" }, `${t(TEXT.more)} ${steps.length - shown.length}…`) : null);
+}
+
+function outcome(session) {
+  const p = state.proposal;
+  if (!p || p.session_id !== session.id || !p.draft || !p.draft.title) return null;
+  const badge = TEXT.verdict[p.state];
+  return h("div", { class: "card outcome", "data-testid": "outcome" },
+    h("span", { class: "small-label" }, t(TEXT.proposal)),
+    h("span", { class: "outcome-title" }, p.draft.title), badge ? h("span", { class: `badge ${p.state}` }, t(badge)) : null);
+}
+
+function presentChips(session) {
+  const present = session.present || [];
+  if (!present.length) return h("p", { class: "muted", "data-testid": "present" }, t(TEXT.nobody));
+  return h("div", { class: "present", "data-testid": "present" }, present.map((m) => h("span", {}, m.name)));
+}
+
+function arrivalMain(session) {
+  return [
+    ...stepHeader(session),
+    h("p", { class: "prompt" }, t(session.step.prompt)),
+    h("h2", { class: "section-label" }, t(TEXT.present)),
+    presentChips(session),
+    h("h2", { class: "section-label" }, t(TEXT.situation)),
+    session.work_situation
+      ? h("p", { class: "situation big", "data-testid": "situation" }, session.work_situation)
+      : h("p", { class: "muted" }, t(TEXT.noSituation)),
+    session.chosen && session.chosen.length ? [h("h2", { class: "section-label" }, t(TEXT.chosen)), questionList(session.chosen, "questions compact")] : null,
+  ];
+}
+
+function stepMain(session) {
+  const step = session.step;
+  const body = stepHeader(session);
+  if (step.kind === "proposal") {
+    body.push(proposalBlock(true));
+    return body;
   }
   if (step.prompt && t(step.prompt)) body.push(h("p", { class: "prompt" }, t(step.prompt)));
-  body.push(questionList(step));
-  if (step.kind === "proposal" || step.kind === "validation") body.push(proposalView());
-  body.push(captions());
-  body.push(h("div", { class: "bottom" },
-    h("div", { class: timerClass, "data-testid": "timer" }, countdown(remaining), session.paused ? ` (${t(TEXT.paused)})` : ""),
-    planBar(session)));
+  if (step.kind === "problem" && session.problem) body.push(h("p", { class: "problem-statement", "data-testid": "problem" }, session.problem));
+  if (step.kind === "validation") body.push(proposalBlock(false));
+  body.push(questionList(step.question_texts, step.kind === "validation" ? "questions compact" : "questions"));
+  if (step.kind === "wrapup") body.push(outcome(session));
   return body;
+}
+
+function sessionView(session) {
+  const remaining = remainingSeconds(session);
+  const main = session.phase === "arrival" ? arrivalMain(session) : stepMain(session);
+  const side = [timer(session, remaining)];
+  if (session.phase !== "arrival") side.push(situationCard(session));
+  if (session.clip && session.clip.state === "playing") side.push(h("p", { class: "clip-note" }, "▶ ", t(TEXT.clip)));
+  if (state.recording && state.recording.state === "recording") side.push(h("p", { class: "recording", "data-testid": "recording" }, t(TEXT.recording)));
+  side.push(pairingCard(session.phase === "arrival"));
+  return [
+    top(session),
+    h("div", { class: `stage phase-${session.phase}` },
+      h("section", { class: "main" }, main),
+      h("aside", { class: "side" }, side)),
+    captions(),
+    planBar(session, remaining),
+  ];
 }
 
 function render() {
   const session = state.session;
   const view = session && session.phase !== "ended" ? "session" : "idle";
   screen.dataset.view = view;
+  screen.dataset.phase = session ? session.phase : "idle";
   screen.dataset.version = state.version;
   document.documentElement.lang = lang();
   const content = view === "session" ? sessionView(session) : idleView();
-  const recording = state.recording;
-  if (recording && recording.state === "recording") content.push(h("div", { class: "recording", "data-testid": "recording" }, t(TEXT.recording)));
-  screen.replaceChildren(...content.filter(Boolean));
+  screen.replaceChildren(...content.flat().filter(Boolean));
 }
 
 followScreen(

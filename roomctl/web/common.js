@@ -71,7 +71,9 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
 export function followScreen(onState, onLink = () => {}) {
   let delay = RECONNECT_MIN_MS;
   let socket;
+  let stopped = false;
   function connect() {
+    if (stopped) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token())}`);
     socket.onopen = () => {
@@ -80,13 +82,33 @@ export function followScreen(onState, onLink = () => {}) {
     };
     socket.onmessage = (message) => onState(JSON.parse(message.data));
     socket.onclose = () => {
+      if (stopped) return;
       onLink(false);
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, RECONNECT_MAX_MS);
     };
   }
   connect();
-  return () => socket && socket.close();
+  /* Stop following (no reconnect). */
+  return () => {
+    stopped = true;
+    if (socket) socket.close();
+  };
+}
+
+/** Seconds left on the session's step, counted on from the server's view. */
+export function remainingSeconds(session) {
+  if (!session) return 0;
+  if (session.paused || !session.ends_at) return session.remaining_seconds;
+  return (new Date(session.ends_at) - Date.now()) / 1000;
+}
+
+/** "warning" in the last minute of a step, "overtime" after its planned end, else "". */
+export function timerMood(session, remaining) {
+  if (!session || session.paused) return "";
+  if (remaining < 0) return "overtime";
+  if (remaining <= (session.warning_seconds || 60)) return "warning";
+  return "";
 }
 
 /** Local time of an ISO instant in the room's language. */
@@ -117,7 +139,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (key === "class") el.className = value;
     else el.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }

@@ -31,12 +31,14 @@ class Reason(StrEnum):
     MALFORMED = "malformed"
     LOCKED_OUT = "locked_out"
     ROOM_CLOSED = "room_closed"
+    WALK_IN = "walk_in"  # booking capability: a member's tap on a free room started an ad-hoc booking
+    ENROLMENT = "enrolment"  # booking capability: enrol-by-tap was armed, the tap enrolled the badge
 
 
 CLOSURE_PROBE = timedelta(seconds=1)
 """A closure counts when it overlaps the second after the tap."""
 
-GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER})
+GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER, Reason.WALK_IN})
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,14 @@ class AccessService:
             log.warning("malformed UID (length %s) from reader %s rejected", length, tap.reader)
             self._denied(tap.reader, mono)
             return decision
+        booking: Any = self.room.services.get("booking")  # enrol-by-tap and walk-ins: roomctl.booking.capability
+        if booking is not None and (enrolled := booking.enrol_by_tap(uid, now)) is not None:
+            self._record(tap, uid, Decision(False, Reason.ENROLMENT, enrolled), None)
+            return Decision(False, Reason.ENROLMENT, enrolled)
         decision = decide(self.repo, self.settings, uid, now)
+        if decision.reason is Reason.OUTSIDE_WINDOW and booking is not None and decision.member is not None:
+            walk_in = booking.walk_in(decision.member, now)
+            decision = Decision(True, Reason.WALK_IN, decision.member, walk_in) if walk_in else decision
         if not decision.granted:
             self._record(tap, uid, decision, {"booking_id": decision.booking.id} if decision.booking else None)
             log.info("tap at %s denied: %s", tap.reader, decision.reason.value)

@@ -30,7 +30,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.attempts += 1
                 if hook.attempts <= hook.failures:
@@ -61,24 +61,28 @@ def hook() -> Iterator[Hook]:
 
 
 def alert_settings(tmp_path: Path, broker: Broker, hook: Hook) -> Settings:
-    return Settings(
-        storage={"data_dir": tmp_path / "data"},
-        server={"port": free_port()},
-        mqtt={"enabled": True, "host": broker.host, "port": broker.port},
-        door={"held_open_alarm_seconds": 0.5},
-        devices=[
-            {"id": "co2", "kind": "co2", "driver": "esphome", "name": "CO2", "topic": "co2-node", "entity": "co2"},
-            {"id": "temp", "kind": "temperature", "driver": "esphome", "name": "Temperatuur", "topic": "co2-node", "entity": "temperature"},
-        ],
-        facilities={
-            "co2_limit_ppm": 1000,
-            "disk_min_free_percent": 99,
-            "check_interval_seconds": 0.2,
-            "webhook_url": hook.url,
-            "webhook_attempts": 4,
-            "webhook_backoff_seconds": 0.05,
-        },
-    )  # type: ignore[arg-type]
+    devices = [
+        {"id": "co2", "kind": "co2", "driver": "esphome", "name": "CO2", "topic": "co2-node", "entity": "co2"},
+        {"id": "temp", "kind": "temperature", "driver": "esphome", "name": "Temperatuur", "topic": "co2-node", "entity": "temperature"},
+    ]
+    facilities = {
+        "co2_limit_ppm": 1000,
+        "disk_min_free_percent": 99,
+        "check_interval_seconds": 0.2,
+        "webhook_url": hook.url,
+        "webhook_attempts": 4,
+        "webhook_backoff_seconds": 0.05,
+    }
+    return Settings.model_validate(
+        {
+            "storage": {"data_dir": tmp_path / "data"},
+            "server": {"port": free_port()},
+            "mqtt": {"enabled": True, "host": broker.host, "port": broker.port},
+            "door": {"held_open_alarm_seconds": 0.5},
+            "devices": devices,
+            "facilities": facilities,
+        }
+    )
 
 
 async def test_alerts_are_raised_listed_acknowledged_published_and_cleared(tmp_path: Path, broker: Broker, hook: Hook) -> None:

@@ -244,3 +244,17 @@ def test_cli_creates_member_bound_tokens(tmp_path: Any) -> None:
     assert unbound.exit_code != 0 and "--member" in unbound.output
     unknown = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "member", "--member", "999"])
     assert unknown.exit_code != 0
+
+
+def test_facilities_settings_refuse_inconsistent_values(make_settings: Any) -> None:
+    from roomctl.errors import ConfigError
+
+    for values, words in (
+        ({"heartbeat_seconds": 300, "stale_after_seconds": 120}, "heartbeat_seconds"),
+        ({"temperature_min": 30, "temperature_max": 20}, "temperature_min"),
+        ({"webhook_url": "ftp://example"}, "webhook_url"),
+        ({"co2_limit_ppm": -5}, "co2_limit_ppm"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            make_settings(facilities=values)
+        assert words in refused.value.detail

@@ -32,6 +32,8 @@ class FacilitiesSettings(BaseModel):
     def _consistent(self) -> FacilitiesSettings:
         if self.temperature_min >= self.temperature_max:
             raise ValueError("temperature_min must be below temperature_max")
+        if self.heartbeat_seconds >= self.stale_after_seconds:
+            raise ValueError("heartbeat_seconds must be shorter than stale_after_seconds, or quiet rooms look stale")
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
             raise ValueError("webhook_url must start with http:// or https://")
         return self

@@ -21,6 +21,8 @@ from roomctl.runtime import build_room
 
 log = logging.getLogger(__name__)
 
+GRACEFUL_SHUTDOWN_SECONDS = 3
+"""How long open requests and WebSockets get to finish when the service stops."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Signals that stop the service gracefully (Ctrl-C, systemd stop)."""
 
@@ -87,7 +89,14 @@ async def serve(
     sock = bind_socket(settings.server.host, settings.server.port)
     room = room or build_room(settings)
     app = create_app(room, manage_room=False)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws_ping_interval=20.0)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws_ping_interval=20.0,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
     server = _Server(config)
     await room.start()
     try:

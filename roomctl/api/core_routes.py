@@ -22,6 +22,14 @@ WS_PING_SECONDS = 20.0
 """A WebSocket with no state change sends the current state again this often (keeps proxies and NATs open)."""
 
 
+async def _until_closed(websocket: WebSocket) -> None:
+    """Return when the client closes (messages from the client are not used and are dropped)."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
 @router.get("/healthz", dependencies=[public()], tags=["core"])
 async def healthz(room: Room = Depends(get_room)) -> JSONResponse:
     """Per-component health; 503 when the room cannot work. Public: used by systemd, load balancers, people."""
@@ -44,15 +52,22 @@ async def screen_state(
     """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``)."""
     await websocket.accept()
     queue, unsubscribe = room.screen.subscribe_queue()
+    closed = asyncio.ensure_future(_until_closed(websocket))
     try:
         await websocket.send_json(room.screen.snapshot())
-        while True:
-            try:
-                snapshot = await asyncio.wait_for(queue.get(), timeout=WS_PING_SECONDS)
-            except TimeoutError:
+        while not closed.done():
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, closed}, timeout=WS_PING_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                if closed in done:
+                    break
                 snapshot = room.screen.snapshot()
+            else:
+                snapshot = getter.result()
             await websocket.send_json(snapshot)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        closed.cancel()
         unsubscribe()

@@ -96,10 +96,10 @@ class TabletPairing:
         except RuntimeError:
             self._timer = None
             return
-        self._timer = loop.call_later(seconds, self._due)
+        self._timer = loop.call_later(seconds, self.refresh)
 
-    def _due(self) -> None:
-        """Timer: the lock ran out or the PIN is due (checked against the room's clock)."""
+    def refresh(self) -> None:
+        """Lift a lock that ran out and rotate a PIN that is due, by the room's clock (the timers call this)."""
         self._timer = None
         now = self.room.clock.now()
         self._catch_up(now)

@@ -114,13 +114,21 @@ class SessionService:
                 )
             self._publish()
 
-    async def begin(self, group_id: int, booking_id: int | None, now: datetime) -> int:
-        """Start a session for a group with the room's videoframe; returns its id."""
+    async def begin(self, group_id: int, booking_id: int | None, now: datetime, videoframe_id: str | None = None) -> int:
+        """Start a session for a group with the room's default videoframe (or ``videoframe_id``); returns its id.
+
+        Raises:
+            StateError: A session runs already, or the service has not started.
+            NotFoundError: ``videoframe_id`` is not installed.
+        """
         if self._videoframe is None:
             raise StateError("the session service has not started")
         if self.state is not None:
             raise StateError("a session is already running; end it on the tablet first")
-        videoframe = await asyncio.shield(self._videoframe)
+        if videoframe_id is not None:
+            videoframe = await asyncio.to_thread(self.library.get, videoframe_id)
+        else:
+            videoframe = await asyncio.shield(self._videoframe)
         state = SessionState(plan=tuple(plan_from_videoframe(videoframe))).goto(0, now)
         with self.room.db.atomic():
             table = self.room.db.table("sessions")
@@ -144,7 +152,10 @@ class SessionService:
         return session_id
 
     async def _start_command(self, args: dict[str, Any]) -> dict[str, Any]:
-        """``start``: from idle, a session for ``group_id`` (default: the group of the booking running now)."""
+        """``start``: from idle, a session for ``group_id`` (default: the group of the booking running now).
+
+        ``videoframe`` names an installed videoframe (default: the shipped one).
+        """
         if self.state is not None:
             raise StateError("a session is already running; use next to move on, or end it first")
         booking = (self.room.screen.get("booking") or {}).get("current")
@@ -153,9 +164,12 @@ class SessionService:
             raise StateError("no booking runs now; give group_id to start a session for a group")
         if not isinstance(group_id, int) or isinstance(group_id, bool):
             raise ValidationError("group_id must be a group's id (a whole number)", field="group_id")
+        videoframe = args.get("videoframe")
+        if videoframe is not None and not isinstance(videoframe, str):
+            raise ValidationError("videoframe must be an installed videoframe's id", field="videoframe")
         self.repo.group(group_id)
         booking_id = booking["id"] if booking and booking.get("group_id") == group_id else None
-        await self.begin(group_id, booking_id, self.room.clock.now())
+        await self.begin(group_id, booking_id, self.room.clock.now(), videoframe)
         return self.current() or {"phase": "idle"}
 
     # -- commands -------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ async def test_stale_rooms_and_retained_junk(
             ("roomctl/hq/fresh/availability", b"online"),
         ):
             client.publish(topic, payload, qos=1, retain=True).wait_for_publish(2)
-        settings = room_settings(make_settings, tmp_path, broker, "a", facilities={"stale_after_seconds": 1.5})
+        settings = room_settings(make_settings, tmp_path, broker, "a", facilities={"stale_after_seconds": 1.5, "heartbeat_seconds": 0.5})
         async with serving(settings) as live:
             token = live.tokens["facilities"]
             seen: dict[str, Any] = {}

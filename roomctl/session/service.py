@@ -208,7 +208,7 @@ class SessionService:
             case "extend":
                 minutes = self._int_arg(args, "minutes", 1, MAX_EXTEND_MINUTES)
                 after = before.extend(minutes, now)
-                self._booking_call("extend", minutes)
+                self._booking_call("extend", minutes, now)
             case "play":
                 after = before.play_clip()
             case "pause_clip":
@@ -221,7 +221,7 @@ class SessionService:
                 after = before.hide_question(self._question_arg(args))
             case _:
                 after = before.end(now)
-                self._booking_call("end_early")
+                self._booking_call("end_early", now)
         self.state = after
         if after.clip_restart != before.clip_restart:
             self.clip_progress = None
@@ -241,16 +241,19 @@ class SessionService:
                 self.choices.set_note(self.session_id, args.get("question"), args.get("text", ""))
 
     def _booking_call(self, name: str, *args: Any) -> None:
-        """Extend or end the booking too, when the booking capability offers it.
+        """Extend (``extend``) or end (``end_early``) the session's booking too (``BookingService``).
 
-        The booking capability refuses when the room is not free: the session then stays as it was.
+        A ``ConflictError`` (the room is not free after the booking) is passed on: the session then stays as
+        it was. A booking that is no longer running (``StateError``, e.g. the session ran over its slot) is
+        left as it is and the session goes on.
         """
-        if self.booking_id is None:
-            return
         booking = self.room.services.get("booking")
-        method = getattr(booking, name, None)
-        if callable(method):
-            method(self.booking_id, *args)
+        if self.booking_id is None or booking is None:
+            return
+        try:
+            getattr(booking, name)(self.booking_id, *args)
+        except StateError as exc:
+            log.info("booking %s not changed (%s): %s", self.booking_id, name, exc.detail)
 
     def _question_arg(self, args: dict[str, Any]) -> str:
         question = args.get("question")

@@ -80,6 +80,9 @@ class SeriesStore:
         """
         group = self.scheduler.known_group(group_id)
         self.scheduler.rules.check_capacity(group)
+        if spec.duration > self.scheduler.rules.max_length:
+            limit = self.scheduler.settings.booking.max_booking_minutes
+            raise ValidationError(f"an occurrence lasts at most {limit} minutes; shorten duration_minutes", field="duration_minutes")
         rrule = to_rrule(spec, self.tz)
         with self.db.atomic():
             planned = self.plan(spec, now=now)

@@ -1,5 +1,6 @@
 // /admin: members and their badges, groups, bookings. Needs an admin token (#token=... or typed in).
 import { api, clock, day, h, lang, setLang, setToken, t, token } from "/static/common.js";
+import { mountContent } from "/static/admin-content.js";
 
 const TEXT = {
   token: { nl: "Admin-token", en: "Admin token" },
@@ -81,3 +82,4 @@ async function load() {
 }
 
 load();
+mountContent();

@@ -235,7 +235,7 @@ class Scheduler:
         closing = self.rules.hours.closing_after(now, self.rules.tz)
         if closing is None:
             return None
-        end = min(start + timedelta(minutes=settings.walk_in_minutes), closing)
+        end = min((start + timedelta(minutes=settings.walk_in_minutes)).replace(second=0), closing)
         following = self.repo.next_after(start)
         if following is not None:
             end = min(end, following.start)

@@ -111,6 +111,42 @@ class SessionChoices:
                 self.db.execute("delete from session_notes where session_id = ? and question_id = ?", [session_id, qid])
         return clean
 
+    def apply(self, session_id: int, command: str, args: dict[str, Any]) -> None:
+        """Apply a tablet command: ``situation``, ``problem`` (``{text}``), ``choose`` or ``note``.
+
+        ``choose`` takes ``{questions}``, ``note`` takes ``{question, text}``.
+
+        Raises:
+            ValidationError: Bad arguments or an unknown command (nothing changes).
+            NotFoundError: An unknown question or session.
+        """
+        match command:
+            case "situation":
+                self.set_work_situation(session_id, args.get("text", ""))
+            case "problem":
+                self.set_problem(session_id, args.get("text", ""))
+            case "choose":
+                self.choose(session_id, args.get("questions"))
+            case "note":
+                self.set_note(session_id, args.get("question"), args.get("text", ""))
+            case _:
+                raise ValidationError(f"{command!r} is not a choice; use situation, problem, choose or note")
+
+    def question_texts(self, ids: tuple[str, ...], notes: dict[str, str]) -> list[dict[str, str]]:
+        """The questions ``ids`` with their texts and the group's note (unknown ids are skipped and logged)."""
+        texts = []
+        for question_id in ids:
+            try:
+                question = self.kader.get(question_id)
+            except NotFoundError:
+                log.warning("a step names unknown kader question %s", question_id)
+                continue
+            entry = {"id": question.id, "nl": question.nl, "en": question.en}
+            if notes.get(question.id):
+                entry["note"] = notes[question.id]
+            texts.append(entry)
+        return texts
+
     def notes(self, session_id: int) -> dict[str, str]:
         """``{question_id: note}`` of the session."""
         rows = self.db.query("select question_id, note from session_notes where session_id = ?", [session_id])

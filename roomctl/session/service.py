@@ -21,7 +21,7 @@ from typing import Any
 from roomctl.access.events import AccessGranted
 from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
-from roomctl.errors import NotFoundError, StateError, ValidationError
+from roomctl.errors import StateError, ValidationError
 from roomctl.session.choices import SessionChoices
 from roomctl.session.events import ClipReport, PhaseChanged, SessionCommand, StepTimer
 from roomctl.session.kader import KaderStore
@@ -188,7 +188,7 @@ class SessionService:
         if self.state is None or self.session_id is None:
             raise StateError("no session is running; a group member starts one by tapping their badge")
         if event.command in CHOICE_COMMANDS:
-            self._choice(event.command, event.args)
+            self.choices.apply(self.session_id, event.command, event.args)
             self._publish()
             return self.current() or {"phase": "idle"}
         now = self.room.clock.now()
@@ -227,18 +227,6 @@ class SessionService:
             self.clip_progress = None
         self._after_change(phase_changed=after.index != before.index or after.ended)
         return self.current() or {"phase": "ended", "session_id": event.args.get("session_id")}
-
-    def _choice(self, command: str, args: dict[str, Any]) -> None:
-        assert self.session_id is not None
-        match command:
-            case "situation":
-                self.choices.set_work_situation(self.session_id, args.get("text", ""))
-            case "problem":
-                self.choices.set_problem(self.session_id, args.get("text", ""))
-            case "choose":
-                self.choices.choose(self.session_id, args.get("questions"))
-            case _:
-                self.choices.set_note(self.session_id, args.get("question"), args.get("text", ""))
 
     def _booking_call(self, name: str, *args: Any) -> None:
         """Extend (``extend``) or end (``end_early``) the session's booking too (``BookingService``).
@@ -389,7 +377,7 @@ class SessionService:
             return
         view = self.state.view(self.room.clock.now())
         choices = self.choices.view(self.session_id)
-        view["step"]["question_texts"] = self._question_texts(self.state.questions, choices["notes"])
+        view["step"]["question_texts"] = self.choices.question_texts(self.state.questions, choices["notes"])
         group = self.repo.group(self.group_id) if self.group_id else None
         view.update(
             {
@@ -398,7 +386,7 @@ class SessionService:
                 "present": self.present(),
                 "work_situation": choices["work_situation"],
                 "problem": choices["problem"],
-                "chosen": self._question_texts(tuple(choices["chosen"]), choices["notes"]),
+                "chosen": self.choices.question_texts(tuple(choices["chosen"]), choices["notes"]),
                 "notes": choices["notes"],
                 "clip_progress": self.clip_progress,
                 "kader": [{"id": q.id, "nl": q.nl, "en": q.en} for q in self.kader.list()],
@@ -406,20 +394,6 @@ class SessionService:
         )
         self.room.screen.set("session", view)
         self.room.status.set("phase", {"name": self.state.phase, "session_id": self.session_id})
-
-    def _question_texts(self, ids: tuple[str, ...], notes: dict[str, str]) -> list[dict[str, str]]:
-        texts = []
-        for question_id in ids:
-            try:
-                question = self.kader.get(question_id)
-            except NotFoundError:
-                log.warning("step names unknown kader question %s", question_id)
-                continue
-            entry = {"id": question.id, "nl": question.nl, "en": question.en}
-            if notes.get(question.id):
-                entry["note"] = notes[question.id]
-            texts.append(entry)
-        return texts
 
     def current(self) -> dict[str, Any] | None:
         """The running session's view, or ``None``."""

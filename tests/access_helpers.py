@@ -83,3 +83,9 @@ def advance(clock: Any, seconds: float) -> None:
 def later(instant: datetime, **delta: float) -> datetime:
     """``instant`` plus a timedelta."""
     return instant + timedelta(**delta)
+
+
+def component(room: Room, name: str) -> dict[str, Any]:
+    """One component of the room's health report."""
+    components: dict[str, dict[str, Any]] = room.health.report()["components"]  # type: ignore[assignment]
+    return components[name]

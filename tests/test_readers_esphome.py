@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from roomctl.access.readers.networked import DEFAULT_ESPHOME_TOPIC, status_topic
 from roomctl.devices.broker import Broker
-from tests.access_helpers import MEMBER_UID, audit_rows, relay_activations, room_sections, running_room
+from tests.access_helpers import MEMBER_UID, audit_rows, component, relay_activations, room_sections, running_room
 from tests.conftest import wait_for
 
 NODE_CONFIG = Path(__file__).resolve().parent.parent / "firmware_config" / "esphome" / "door-reader.yaml"
@@ -27,7 +27,7 @@ _EsphomeLoader.add_constructor("!lambda", lambda loader, node: f"lambda:{node.va
 
 
 def test_default_topic_is_the_one_the_node_publishes_on() -> None:
-    node = yaml.load(NODE_CONFIG.read_text(), Loader=_EsphomeLoader)  # noqa: S506 - a SafeLoader subclass
+    node = yaml.load(NODE_CONFIG.read_text(), Loader=_EsphomeLoader)
     publish = node["pn532_i2c"]["on_tag"]["then"][0]["mqtt.publish"]
     assert publish["topic"] == DEFAULT_ESPHOME_TOPIC
     assert node["mqtt"]["will_message"]["topic"] == status_topic(DEFAULT_ESPHOME_TOPIC)
@@ -48,7 +48,7 @@ async def test_tags_from_the_node_open_the_door_and_offline_raises_an_alarm(
         mqtt={"enabled": True, "port": broker.port}, reader={"kind": "esphome", "name": "esphome-deur"}
     )
     async with running_room(make_settings(**sections)) as room:
-        await wait_for(lambda: room.services["mqtt"].connected)
+        await wait_for(lambda: room.service("mqtt").connected)
         node = node_client(broker)
         try:
             node.publish("door-reader/status", b"online", qos=1, retain=True).wait_for_publish(2)
@@ -70,7 +70,7 @@ async def test_tags_from_the_node_open_the_door_and_offline_raises_an_alarm(
             await wait_for(lambda: room.screen.get("alarms")["active"])
             alarm = room.screen.get("alarms")["active"][0]
             assert (alarm["kind"], alarm["reader"]) == ("reader_offline", "esphome-deur")
-            assert room.health.report()["components"]["reader"]["status"] == "degraded"
+            assert component(room, "reader")["status"] == "degraded"
             node.publish("door-reader/status", b"online", qos=1, retain=True).wait_for_publish(2)
             await wait_for(lambda: room.screen.get("alarms")["active"] == [])
         finally:

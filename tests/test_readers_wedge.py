@@ -20,7 +20,7 @@ def typed(text: str, start: float = 100.0, step: float = 0.004, *, enter: bool =
 
     def key(code: int, value: int) -> None:
         nonlocal t
-        sec, usec = int(t), int(round((t - int(t)) * 1_000_000))
+        sec, usec = int(t), round((t - int(t)) * 1_000_000)
         events.append(InputEvent(sec, usec, ecodes.EV_KEY, code, value))
         events.append(InputEvent(sec, usec, ecodes.EV_SYN, ecodes.SYN_REPORT, 0))
         t += step

@@ -25,6 +25,9 @@ BUZZER_CHIRP_SECONDS = 0.08
 """One chirp of the buzzer."""
 LED_FLASH_SECONDS = 1.5
 """How long the LED shows granted or denied before it returns to its standing colour."""
+SIGNAL_REPEAT_SECONDS = 0.5
+"""The same flash asked again within this long is not restarted (a flood of denials must not thrash the LED
+and buzzer threads)."""
 
 
 class Signal(StrEnum):
@@ -80,6 +83,7 @@ class Door:
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._standing = Signal.IDLE
+        self._flashed: tuple[Signal, float] | None = None
         self.relay = DigitalOutputDevice(
             gpio.door_relay, active_high=gpio.relay_active_high, initial_value=False, pin_factory=factory
         )
@@ -150,6 +154,10 @@ class Door:
     def show(self, signal: Signal) -> None:
         """Show a signal on the LED; granted and denied flash, then the standing colour returns."""
         if signal in (Signal.GRANTED, Signal.DENIED):
+            now = time.monotonic()
+            if self._flashed and self._flashed[0] is signal and now - self._flashed[1] < SIGNAL_REPEAT_SECONDS:
+                return
+            self._flashed = (signal, now)
             self.led.blink(
                 on_time=LED_FLASH_SECONDS, off_time=0, on_color=LED_COLOURS[signal], off_color=LED_COLOURS[self._standing], n=1
             )
@@ -158,6 +166,7 @@ class Door:
                 self.buzzer.beep(on_time=BUZZER_CHIRP_SECONDS, off_time=BUZZER_CHIRP_SECONDS, n=chirps)
             return
         self._standing = signal
+        self._flashed = None
         self.led.color = LED_COLOURS[signal]
 
     def close(self) -> None:

@@ -64,7 +64,8 @@ class Scheduler:
 
     def conflicts(self, start: datetime, end: datetime, *, ignore: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
         """Active bookings and closures that overlap ``[start, end)``, each described (group, start, end)."""
-        names = {g.id: g.name for g in self.repo.groups()}
+        clashes = [b for b in self.repo.overlapping(start, end) if b.id not in ignore]
+        names = {g.id: g.name for g in self.repo.groups()} if clashes else {}
         found: list[dict[str, Any]] = [
             {
                 "kind": "booking",
@@ -74,8 +75,7 @@ class Scheduler:
                 "start": b.start.isoformat(),
                 "end": b.end.isoformat(),
             }
-            for b in self.repo.overlapping(start, end)
-            if b.id not in ignore
+            for b in clashes
         ]
         found.extend(
             {"kind": "closure", "closure_id": c.id, "summary": c.summary, "start": c.start.isoformat(), "end": c.end.isoformat()}

@@ -3,6 +3,7 @@ admin's videoframe and kader routes."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,33 @@ def test_extend_and_end_move_the_booking_too(api: Api) -> None:
     api.command("end")
     status = api.room.db.execute("select status from bookings where id = ?", [booking_id]).fetchone()[0]
     assert status == "ended", "ending the session early frees the rest of the slot"
+
+
+def test_ask_proposal_sends_the_groups_situation_problem_and_notes(api: Api) -> None:
+    from roomctl.speech import transcripts
+
+    api.tap()
+    session_id = api.call("GET", "/api/v1/session").json()["id"]
+    api.command("situation", text="Terugbelverzoeken blijven liggen")
+    api.command("choose", questions=["q5"])
+    api.command("note", question="q5", text="Niemand voelt zich eigenaar")
+    api.command("goto", index=2)
+    api.command("problem", text="Geen vaste eigenaar voor de mailbox")
+    now = api.room.clock.now()
+    rid = transcripts.create_recording(api.room.db, session_id=str(session_id), consent="group", model="base",
+                                       language="nl", now=now)  # fmt: skip
+    transcripts.add_chunk(api.room.db, rid, 0, 0, 16000)
+    transcripts.store_segments(api.room.db, transcripts.ChunkJob(rid, 0, 0, 16000, 0),
+                               [{"start": 0.0, "end": 1.0, "text": "We zouden een rooster kunnen maken."}],
+                               seconds=0.1, now=now)  # fmt: skip
+
+    answer = api.command("ask_proposal").json()
+    assert answer["result"]["created"] is True
+    request_id = answer["result"]["request"]["id"]
+    body = json.dumps(api.room.service("proposal").store.request(request_id)["body"], ensure_ascii=False)
+    for text in ("Terugbelverzoeken blijven liggen", "Geen vaste eigenaar voor de mailbox",
+                 "Niemand voelt zich eigenaar", "Wat is het eigenlijke probleem achter het probleem?",
+                 "rooster"):  # fmt: skip
+        assert text in body
+    again = api.command("ask_proposal").json()
+    assert again["result"]["created"] is False, "asking twice does not send a second request"

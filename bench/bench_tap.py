@@ -121,7 +121,7 @@ async def main(args: argparse.Namespace) -> None:
             wav = speech_file(DUTCH_TEXT, Path(media) / "speech.wav", DUTCH_VOICE)
             worker = WorkerProcess(WorkerConfig(model_path=str(find_model(args.model)), language="nl"))
             await worker.start()
-            stop, chunks = asyncio.Event(), []
+            stop, chunks = asyncio.Event(), list[float]()
             busy_task = asyncio.create_task(transcribe_forever(worker, wav, stop, chunks))
             try:
                 while not chunks and not busy_task.done():  # the first chunk is under way when we start

@@ -155,6 +155,18 @@ async def cancel_enrolment(room: Room = Depends(get_room)) -> dict[str, Any]:
     return service.enrolment.disarm(room.clock.now())
 
 
+@router.get("/booking/settings", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES)])
+async def booking_settings(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """The room's booking rules as the pages need them (time zone, opening hours, limits)."""
+    settings = room.settings
+    return {
+        "timezone": settings.room.timezone,
+        "capacity": settings.room.capacity,
+        "opening_hours": dict(settings.room.opening_hours),
+        **settings.booking.model_dump(),
+    }
+
+
 # -- groups -------------------------------------------------------------------------------------------------
 
 

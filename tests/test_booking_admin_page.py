@@ -10,6 +10,8 @@ import httpx
 from tests.conftest import ARTIFACTS, LiveRoom
 
 UI_TIMEOUT_MS = 20_000
+DASH = "\u2013"
+"""The en dash the page puts between two times."""
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -41,7 +43,7 @@ async def test_series_form_shows_conflicts_before_saving(live_room: LiveRoom, br
     await conflicts.first.wait_for(timeout=UI_TIMEOUT_MS)
     assert await conflicts.count() == 1
     assert "Team Zorg" in await conflicts.first.inner_text()
-    assert "10:30–11:00" in await conflicts.first.inner_text(), "times are shown in the room's time zone"
+    assert f"10:30{DASH}11:00" in await conflicts.first.inner_text(), "times are shown in the room's time zone"
     assert "2 vrij" in await form.locator("[data-testid=series-preview]").inner_text()
     assert live_room.room.db.execute("select count(*) from series").fetchone()[0] == 0, "a preview books nothing"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -64,7 +66,7 @@ async def test_series_form_shows_conflicts_before_saving(live_room: LiveRoom, br
     await bookings.locator("input[type=datetime-local]").nth(0).fill(f"{tomorrow.isoformat()}T14:00")
     await bookings.locator("input[type=datetime-local]").nth(1).fill(f"{tomorrow.isoformat()}T15:15")
     await bookings.locator("button.primary").click()
-    await page.locator("[data-testid=bookings] td", has_text="14:00–15:15").wait_for(timeout=UI_TIMEOUT_MS)
+    await page.locator("[data-testid=bookings] td", has_text=f"14:00{DASH}15:15").wait_for(timeout=UI_TIMEOUT_MS)
     start_utc = live_room.room.db.execute("select start_utc from bookings where kind = 'single' order by id desc").fetchone()[0]
     assert datetime.fromisoformat(start_utc) == datetime.combine(tomorrow, time(14), tz)
 

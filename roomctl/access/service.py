@@ -35,10 +35,12 @@ from roomctl.access.events import (
 )
 from roomctl.access.gpio import make_pin_factory
 from roomctl.access.guard import HoldFilter, Lockout
+from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
 from roomctl.booking.repository import BookingRepository, normalize_uid
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
+from roomctl.devices.events import PresenceChanged
 from roomctl.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class AccessService:
         self.factory = make_pin_factory(room.settings.gpio)
         self.door: Door | None = None
         self.reader: Reader | None = None
+        self.presence: PresenceSensor | None = None
         door = room.settings.door
         self.hold: HoldFilter[Decision] = HoldFilter()
         self.lockout = Lockout(door.lockout_denied_taps, door.lockout_window_seconds, door.lockout_seconds)
@@ -114,6 +117,10 @@ class AccessService:
                 ReaderStatusChanged(source=reader.kind, reader=reader.name, online=online, detail=detail)
             ),
         )
+        if gpio.pir is not None:
+            self.presence = PresenceSensor(
+                gpio.pir, self.factory, lambda present: self.room.post(PresenceChanged(source="pir", present=present))
+            )
         self.housekeeping()
         self.room.spawn(self._tick(), name="access-housekeeping")
         self._publish()
@@ -123,6 +130,9 @@ class AccessService:
         if self.reader is not None:
             await asyncio.to_thread(self.reader.stop)
             self.reader = None
+        if self.presence is not None:
+            self.presence.close()
+            self.presence = None
         if self.door is not None:
             self.door.close()
             self.door = None

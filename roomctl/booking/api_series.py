@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,7 +13,6 @@ from roomctl.api.security import Principal, Role, allow
 from roomctl.booking.api_bookings import booking_service, facilitated_groups, require_group
 from roomctl.booking.capability import BookingService
 from roomctl.booking.closures import ClosureStore, parse_ics
-from roomctl.booking.ical import feed
 from roomctl.booking.series import MAX_SLOTS, make_spec
 from roomctl.core.room import Room
 from roomctl.errors import ValidationError
@@ -138,15 +137,13 @@ async def calendar_feed(
         require_group(principal, service.repo, group)
     elif facilitated_groups(principal, service.repo) is not None:
         raise ValidationError("a facilitator's token reads its group's feed: add ?group=ID", field="group")
-    since = start or now - timedelta(days=FEED_PAST_DAYS)
-    until = end or now + timedelta(weeks=room.settings.booking.series_max_weeks)
-    bookings = [b for b in service.repo.between(since, until) if group is None or b.group_id == group]
-    sequences = service.repo.sequences([b.id for b in bookings])
+    tz = room.settings.room.tz
+    today = datetime.combine(now.astimezone(tz).date(), time(0), tz)
+    since = start or today - timedelta(days=FEED_PAST_DAYS)
+    until = end or today + timedelta(weeks=room.settings.booking.series_max_weeks, days=1)
     closures = [c for c in ClosureStore(room.db).upcoming(since) if c.start < until]
     title = f"{room.settings.room.name}" + (f" — {names[group]}" if group is not None else "")
-    body = feed(
-        [(b, sequences.get(b.id, 0)) for b in bookings], closures, group_names=names, settings=room.settings, now=now, title=title
-    )
+    body = service.feeds.build(group=group, since=since, until=until, closures=closures, title=title, group_names=names, now=now)
     filename = f"{room.settings.room.id}{'-group' + str(group) if group is not None else ''}.ics"
     return Response(body, media_type=CALENDAR_MEDIA_TYPE, headers={"Content-Disposition": f'inline; filename="{filename}"'})
 

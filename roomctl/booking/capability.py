@@ -16,6 +16,7 @@ from typing import Any
 
 from roomctl.access.events import AccessGranted
 from roomctl.booking.enrol import EnrolDesk
+from roomctl.booking.ical import FeedCache
 from roomctl.booking.release import ReleaseReport, release_due
 from roomctl.booking.repository import Booking, BookingRepository, Member
 from roomctl.booking.scheduler import Scheduler
@@ -40,6 +41,7 @@ class BookingService:
         self.scheduler = Scheduler(room.db, room.settings)
         self.series = SeriesStore(self.scheduler)
         self.enrolment = EnrolDesk(self.repo, room.settings.door.master_badges)
+        self.feeds = FeedCache(room.db, room.settings)
         self.last_pass: datetime | None = None
         room.on(AccessGranted, lambda event: self.refresh())
 

@@ -276,16 +276,6 @@ class BookingRepository:
             self.db.execute("update members set active = 0 where id = ?", [member_id])
             self.db.execute("update badges set revoked_at = ? where member_id = ? and revoked_at is null", [to_db(now), member_id])
 
-    def sequences(self, booking_ids: list[int]) -> dict[int, int]:
-        """The iCalendar SEQUENCE of bookings (how often each was changed)."""
-        found: dict[int, int] = {}
-        for chunk_start in range(0, len(booking_ids), 500):
-            chunk = booking_ids[chunk_start : chunk_start + 500]
-            marks = ",".join("?" for _ in chunk)
-            for row in self.db.query(f"select id, sequence from bookings where id in ({marks})", chunk):  # noqa: S608
-                found[row["id"]] = row["sequence"]
-        return found
-
     # -- bookings -------------------------------------------------------------------------------------------
 
     def add_booking(

@@ -148,7 +148,11 @@ async def calendar_feed(
     return Response(body, media_type=CALENDAR_MEDIA_TYPE, headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
-@router.post("/closures/import", dependencies=[allow(Role.ADMIN)])
+@router.post(
+    "/closures/import",
+    dependencies=[allow(Role.ADMIN)],
+    openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
+)
 async def import_closures(
     request: Request, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
 ) -> dict[str, Any]:

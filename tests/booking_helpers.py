@@ -26,9 +26,9 @@ MONDAY_0800 = datetime(2027, 2, 1, 7, 0, tzinfo=UTC)
 TABLES = ("members", "badges", "groups", "group_members", "bookings", "series", "no_shows", "closures")
 
 
-def local(*args: int) -> datetime:
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A zone-aware Amsterdam time."""
-    return datetime(*args, tzinfo=AMS)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, tzinfo=AMS)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import icalendar
 
@@ -34,7 +35,7 @@ END:VCALENDAR\r
 """
 
 
-def _events(body: bytes) -> list[icalendar.Event]:
+def _events(body: bytes) -> list[Any]:
     calendar = icalendar.Calendar.from_ical(body)
     return [e for e in calendar.walk("VEVENT") if "closure" not in [str(c) for c in e.get("CATEGORIES").cats]]
 
@@ -59,7 +60,7 @@ def test_feed_for_the_room_and_for_a_group_parses_back(make_settings: MakeSettin
         assert len(set(uids)) == 6 and f"booking-{single['id']}@room1.hq.roomctl" in uids
         by_uid = {str(e["UID"]): e for e in events}
         moved = by_uid[f"booking-{series['booked'][0]['id']}@room1.hq.roomctl"]
-        assert moved.decoded("DTSTART") == datetime(2027, 2, 8, 9, tzinfo=UTC) and int(moved["SEQUENCE"]) == 1
+        assert moved.decoded("DTSTART") == datetime(2027, 2, 8, 9, tzinfo=UTC) and moved.decoded("SEQUENCE") == 1
         assert f"booking-{cancelled}@room1.hq.roomctl" not in uids
         assert {str(e["SUMMARY"]) for e in events} == {"Groep A", "Groep B"}
         assert all(e.decoded("DTSTART").tzinfo is not None and e.decoded("DTSTART").utcoffset().total_seconds() == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -109,7 +110,7 @@ def parse_local_time(value: object) -> time:
 
 
 def make_spec(
-    slots: list[tuple[object, object]],
+    slots: Sequence[tuple[object, object]],
     duration_minutes: int,
     first_date: date,
     *,

@@ -35,6 +35,10 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class RoomSettings(Section):
     """Which room this is."""
 
@@ -44,8 +48,8 @@ class RoomSettings(Section):
     timezone: str = Field("Europe/Amsterdam", description="IANA time zone that governs local times")
     language: Literal["nl", "en"] = Field("nl", description="default language of the screens")
     capacity: int = Field(8, ge=1, le=100, description="people the room holds")
-    opening_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], str] = Field(
-        default_factory=lambda: dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "07:00-22:00"),
+    opening_hours: dict[Weekday, str] = Field(
+        default_factory=lambda: dict.fromkeys(WEEKDAYS, "07:00-22:00"),
         description='local hours per weekday, e.g. mon = "08:00-12:00,13:00-18:00"; a day left out or "" is closed',
     )
 

@@ -41,8 +41,8 @@ def _value(value: Any) -> str | None:
     if isinstance(value, str | Path):
         return json.dumps(str(value), ensure_ascii=False)
     if isinstance(value, list | tuple):
-        items = [_value(v) for v in value]
-        return "[" + ", ".join(i for i in items if i is not None) + "]"
+        rendered = [_value(v) for v in value]
+        return "[" + ", ".join(item for item in rendered if item is not None) + "]"
     if isinstance(value, dict):
         items = [f"{_key(k)} = {_value(v)}" for k, v in value.items() if _value(v) is not None]
         return "{ " + ", ".join(items) + " }"

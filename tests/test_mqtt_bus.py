@@ -57,11 +57,11 @@ async def test_availability_and_state_are_published_retained(
     watcher = Watcher(broker, "roomctl/hq/r1/#")
     try:
         await wait_for(lambda: watcher.last("roomctl/hq/r1/availability") == b"online")
-        room.status.set("occupancy", {"occupied": True})
+        room.status.set("probe", {"value": 42})
         state = await wait_for(lambda: watcher.last("roomctl/hq/r1/state"))
-        await wait_for(lambda: json.loads(watcher.last("roomctl/hq/r1/state") or b"{}").get("occupancy"))
+        await wait_for(lambda: json.loads(watcher.last("roomctl/hq/r1/state") or b"{}").get("probe"))
         state = json.loads(watcher.last("roomctl/hq/r1/state") or b"{}")
-        assert state["occupancy"] == {"occupied": True}
+        assert state["probe"] == {"value": 42}
         assert state["room"]["id"] == "r1"
         assert room.health.report()["components"]["mqtt"]["status"] == "ok"
     finally:

@@ -210,7 +210,7 @@ class Room:
         result: Any = None
         try:
             for event_type in type(event).__mro__:
-                for handler in self._handlers.get(event_type, []):  # type: ignore[call-overload]
+                for handler in self._handlers.get(event_type, []):
                     value = handler(event)
                     if inspect.isawaitable(value):
                         value = await value

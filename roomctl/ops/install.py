@@ -263,7 +263,7 @@ def install_units(host: Host) -> None:
     drop_in = UNIT_DIR / "roomctl-kiosk-player.service.d" / "runtime-dir.conf"
     if host.system and user_exists(KIOSK_USER):
         uid = pwd.getpwnam(KIOSK_USER).pw_uid
-        text = f"# Written by roomctl install: where the kiosk compositor's Wayland socket is.\n[Service]\nEnvironment=XDG_RUNTIME_DIR=/run/user/{uid}\n"  # noqa: E501
+        text = f"# Written by roomctl install: where the kiosk compositor's Wayland socket is.\n[Service]\nEnvironment=XDG_RUNTIME_DIR=/run/user/{uid}\n"
         host.write(drop_in, text, 0o644)
     elif host.system:
         host.echo(f"    write {drop_in} (Environment=XDG_RUNTIME_DIR=/run/user/<uid of {KIOSK_USER}>)")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from roomctl import __version__
-from roomctl.config import Settings, load_settings
+from roomctl.cli_options import config_option, settings_from
 from roomctl.errors import RoomctlError
 
 log = logging.getLogger(__name__)
@@ -22,25 +22,6 @@ EXIT_ERROR = 1
 TAP_TIMEOUT_SECONDS = 10.0
 DEMO_STATE_FILE = "demo.json"
 """Written by ``roomctl demo`` in its folder: the URL and a reader token, so ``roomctl tap`` finds the demo."""
-
-config_option = click.option(
-    "--config",
-    "-c",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    envvar="ROOMCTL_CONFIG",
-    help="The roomctl.toml to use (env ROOMCTL_CONFIG; default: /etc/roomctl/roomctl.toml if it exists).",
-)
-
-
-def settings_from(config: Path | None) -> Settings:
-    """Load the configuration named on the command line, or the production default if it exists."""
-    from roomctl.config import DEFAULT_CONFIG_PATH
-
-    if config is None and DEFAULT_CONFIG_PATH.exists():
-        config = DEFAULT_CONFIG_PATH
-    return load_settings(config)
-
 
 def setup_logging(verbose: bool) -> None:
     """Log to stderr (journald picks it up under systemd)."""

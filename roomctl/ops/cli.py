@@ -11,26 +11,10 @@ from pathlib import Path
 
 import click
 
-from roomctl.config import DEFAULT_CONFIG_PATH, Settings, load_settings
+from roomctl.cli_options import config_option, config_path, settings_from
 from roomctl.errors import RoomctlError
 
 EXIT_ERROR = 1
-
-config_option = click.option(
-    "--config", "-c", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="ROOMCTL_CONFIG",
-    help="The roomctl.toml to use (env ROOMCTL_CONFIG; default: /etc/roomctl/roomctl.toml if it exists).",
-)  # fmt: skip
-
-
-def _config_path(config: Path | None) -> Path | None:
-    if config is None and DEFAULT_CONFIG_PATH.exists():
-        return DEFAULT_CONFIG_PATH
-    return config
-
-
-def _settings(config: Path | None) -> Settings:
-    return load_settings(_config_path(config))
-
 
 def _checkout() -> Path | None:
     here = Path(__file__).resolve().parents[2]
@@ -80,7 +64,7 @@ def backup_command(config: Path | None, dest: Path | None, keep: int | None) -> 
     """Back up the database (online), the configuration and the videoframes into a .tar.gz."""
     from roomctl.ops.backup import backup
 
-    archive = backup(_settings(config), dest, config_path=_config_path(config), keep=keep)
+    archive = backup(settings_from(config), dest, config_path=config_path(config), keep=keep)
     click.echo(str(archive))
 
 
@@ -93,8 +77,8 @@ def restore_command(archive: Path, config: Path | None, force: bool, keep_config
     """Restore a backup; the replaced files are kept in <data_dir>/before-restore-<time>/."""
     from roomctl.ops.backup import restore
 
-    config_path = None if keep_config else _config_path(config)
-    result = restore(archive, _settings(config), config_path=config_path, force=force)
+    restore_config = None if keep_config else config_path(config)
+    result = restore(archive, settings_from(config), config_path=restore_config, force=force)
     click.echo(f"restored {archive}; the previous files are in {result.aside}")
     if result.migrations:
         click.echo(f"migrated the restored database: {', '.join(result.migrations)}")
@@ -104,8 +88,8 @@ def restore_command(archive: Path, config: Path | None, force: bool, keep_config
 @config_option
 def check_config_command(config: Path | None) -> None:
     """Check that the configuration file is valid for this version of roomctl."""
-    settings = _settings(config)
-    click.echo(f"{_config_path(config) or 'defaults'}: valid (room {settings.room.site}/{settings.room.id})")
+    settings = settings_from(config)
+    click.echo(f"{config_path(config) or 'defaults'}: valid (room {settings.room.site}/{settings.room.id})")
 
 
 @click.group("ops")

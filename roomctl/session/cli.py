@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from roomctl.config import load_settings
+from roomctl.cli_options import config_option, settings_from
 from roomctl.errors import RoomctlError
 from roomctl.session import media
 from roomctl.session.videoframes import DEFAULT_ID, VideoframeLibrary, build_default_package
@@ -14,7 +14,7 @@ from roomctl.session.videoframes import DEFAULT_ID, VideoframeLibrary, build_def
 
 def _library(config: Path | None, data_dir: Path | None) -> VideoframeLibrary:
     try:
-        directory = data_dir or load_settings(config).storage.data_dir
+        directory = data_dir or settings_from(config).storage.data_dir
         return VideoframeLibrary(directory)
     except RoomctlError as exc:
         raise click.ClickException(exc.detail) from None
@@ -29,10 +29,6 @@ def _spec(seconds: float, size: str) -> media.ClipSpec:
     return media.ClipSpec(seconds=seconds, width=int(width), height=int(height))
 
 
-config_option = click.option(
-    "--config", "-c", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    envvar="ROOMCTL_CONFIG", help="roomctl.toml to read storage.data_dir from (default: built-in defaults).",
-)  # fmt: skip
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
     help="Data folder holding videoframes/ (default: [storage] data_dir).",

@@ -6,26 +6,15 @@ from pathlib import Path
 
 import click
 
-from roomctl.config import Settings, load_settings
+from roomctl.cli_options import config_option, settings_from
 from roomctl.errors import RoomctlError
 from roomctl.speech import models
 
 
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
-
-
 def _directory(config: Path | None, model_dir: Path | None) -> Path:
-    return model_dir or models.model_dir(_settings(config))
+    return model_dir or models.model_dir(settings_from(config))
 
 
-config_option = click.option(
-    "--config", "-c", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    envvar="ROOMCTL_CONFIG", help="roomctl.toml to read model_dir from (default: built-in defaults).",
-)  # fmt: skip
 dir_option = click.option(
     "--model-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
     help="Model directory (default: [speech] model_dir, else <data_dir>/models).",
@@ -77,7 +66,7 @@ def list_command(config: Path | None, model_dir: Path | None) -> None:
 @dir_option
 def check_command(name: str | None, config: Path | None, model_dir: Path | None) -> None:
     """Check model NAME (default: the configured one): files present and checksum; exit 1 if it is unusable."""
-    settings = _settings(config)
+    settings = settings_from(config)
     directory = model_dir or models.model_dir(settings)
     wanted = name or settings.speech.model
     try:

@@ -1,0 +1,34 @@
+"""What every ``roomctl`` command shares: the ``--config`` option and how it becomes settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from roomctl.config import DEFAULT_CONFIG_PATH, Settings, load_settings
+
+config_option = click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="ROOMCTL_CONFIG",
+    help="The roomctl.toml to use (env ROOMCTL_CONFIG; default: /etc/roomctl/roomctl.toml if it exists).",
+)
+
+
+def config_path(config: Path | None) -> Path | None:
+    """The file named on the command line, else the production file if it exists, else none (defaults)."""
+    if config is None and DEFAULT_CONFIG_PATH.exists():
+        return DEFAULT_CONFIG_PATH
+    return config
+
+
+def settings_from(config: Path | None) -> Settings:
+    """Load and validate the configuration a command was given.
+
+    Raises:
+        ConfigError: The file is missing or invalid (the CLI prints the sentence and exits non-zero).
+    """
+    return load_settings(config_path(config))

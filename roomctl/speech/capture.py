@@ -134,7 +134,7 @@ class Capture:
             log.error("recording %s: sealing the last chunk failed: %s", self.recording_id, exc)
             result.error = "disk"
             result.detail = f"the last audio stays in {self.spool.directory} and is transcribed after a restart ({exc})"
-            self.spool.close()
+            self.spool.abandon()
         result.chunks, result.seconds = self._index, self.seconds
         return result
 

@@ -14,6 +14,8 @@ only the samples after the last sealed chunk, so no audio is lost or doubled.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
@@ -60,9 +62,11 @@ def _fsync_dir(directory: Path) -> None:
 
 def write_wav(path: Path, samples: np.ndarray) -> None:
     """Write ``samples`` as a 16 kHz mono WAV, durably (temporary name, fsync, rename)."""
+    encoded = io.BytesIO()  # encode in memory: a full disk then fails as a plain OSError on write
+    soundfile.write(encoded, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as fh:
-        soundfile.write(fh, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        fh.write(encoded.getbuffer())
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
@@ -138,6 +142,13 @@ class RecordingSpool:
                 self._file = None
         if remove_open:
             self._open_path(self._open_start).unlink(missing_ok=True)
+
+    def abandon(self) -> None:
+        """Close the open file without syncing, after the disk failed; what reached it is recovered at restart."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
 
 def sealed_chunks(directory: Path) -> list[SpooledChunk]:

@@ -12,14 +12,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.roomctl-installed
 DEMO_DIR ?= var
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := $(shell grep -v '^\s*\(\#\|$$\)' .ci/apt-packages)
+APT_PACKAGES := $(shell sed -e 's/\#.*//' .ci/apt-packages)
 
 .PHONY: setup sysdeps venv model demo test lint bench clean
 
 setup: sysdeps venv model
 
 sysdeps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || command -v $$p >/dev/null || echo $$p; \
+	done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -qq && \

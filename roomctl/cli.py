@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from roomctl import __version__
-from roomctl.cli_options import config_option, settings_from
+from roomctl.cli_options import RoomctlGroup, config_option, settings_from
 from roomctl.errors import RoomctlError
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def setup_logging(verbose: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RoomctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="roomctl")
 @click.option("--verbose", "-v", is_flag=True, help="Log debug messages.")
 def cli(verbose: bool) -> None:
@@ -236,18 +236,4 @@ _add_capability_commands()
 
 def main() -> None:
     """Entry point: run the CLI; a roomctl error ends with one sentence and a non-zero exit."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except RoomctlError as exc:
-        click.echo(f"roomctl: {exc.detail}", err=True)
-        sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except SystemExit:
-        raise
+    cli.main(prog_name="roomctl")

@@ -1,4 +1,4 @@
-"""What every ``roomctl`` command shares: the ``--config`` option and how it becomes settings."""
+"""What every ``roomctl`` command shares: the ``--config`` option, settings, and how errors end a command."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from roomctl.config import DEFAULT_CONFIG_PATH, Settings, load_settings
+from roomctl.errors import RoomctlError
 
 config_option = click.option(
     "--config",
@@ -32,3 +33,17 @@ def settings_from(config: Path | None) -> Settings:
         ConfigError: The file is missing or invalid (the CLI prints the sentence and exits non-zero).
     """
     return load_settings(config_path(config))
+
+
+class RoomctlGroup(click.Group):
+    """A command group in which a :class:`RoomctlError` from any command ends with its sentence and exit 1.
+
+    Commands raise roomctl's own errors; this is the one place that turns them into click's error output.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the chosen command, turning a roomctl error into a click error (no traceback)."""
+        try:
+            return super().invoke(ctx)
+        except RoomctlError as exc:
+            raise click.ClickException(exc.detail) from None

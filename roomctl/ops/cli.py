@@ -6,15 +6,12 @@ that to check a configuration with the new version before switching to it).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from roomctl.cli_options import config_option, config_path, settings_from
-from roomctl.errors import RoomctlError
+from roomctl.cli_options import RoomctlGroup, config_option, config_path, settings_from
 
-EXIT_ERROR = 1
 
 def _checkout() -> Path | None:
     here = Path(__file__).resolve().parents[2]
@@ -92,7 +89,7 @@ def check_config_command(config: Path | None) -> None:
     click.echo(f"{config_path(config) or 'defaults'}: valid (room {settings.room.site}/{settings.room.id})")
 
 
-@click.group("ops")
+@click.group("ops", cls=RoomctlGroup)
 def ops_group() -> None:
     """Install, back up and restore roomctl on a Raspberry Pi."""
 
@@ -103,13 +100,4 @@ for _command in (install_command, backup_command, restore_command, check_config_
 
 def main() -> None:
     """Run ``python -m roomctl.ops``; a roomctl error ends with one sentence and exit status 1."""
-    try:
-        ops_group.main(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(EXIT_ERROR)
-    except RoomctlError as exc:
-        click.echo(f"roomctl: {exc.detail}", err=True)
-        sys.exit(EXIT_ERROR)
+    ops_group.main(prog_name="python -m roomctl.ops")

@@ -6,18 +6,15 @@ from pathlib import Path
 
 import click
 
-from roomctl.cli_options import config_option, settings_from
-from roomctl.errors import RoomctlError
+from roomctl.cli_options import RoomctlGroup, config_option, settings_from
 from roomctl.session import media
 from roomctl.session.videoframes import DEFAULT_ID, VideoframeLibrary, build_default_package
 
 
 def _library(config: Path | None, data_dir: Path | None) -> VideoframeLibrary:
+    directory = data_dir or settings_from(config).storage.data_dir
     try:
-        directory = data_dir or settings_from(config).storage.data_dir
         return VideoframeLibrary(directory)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
     except OSError as exc:
         raise click.ClickException(f"cannot use the videoframe store: {exc}") from None
 
@@ -35,7 +32,7 @@ data_dir_option = click.option(
 )  # fmt: skip
 
 
-@click.group("videoframes")
+@click.group("videoframes", cls=RoomctlGroup)
 def videoframes_group() -> None:
     """Install, list and remove videoframes: the guided steps of a session.
 
@@ -53,10 +50,7 @@ def videoframes_group() -> None:
 def install_command(path: Path, replace: bool, config: Path | None, data_dir: Path | None) -> None:
     """Check the package at PATH (folder or .zip) and install it."""
     library = _library(config, data_dir)
-    try:
-        frame = library.install(path, replace=replace)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
+    frame = library.install(path, replace=replace)
     click.echo(f"installed {frame.id} {frame.version}: {frame.title['nl']} ({len(frame.steps)} steps) in {frame.path}")
 
 
@@ -66,10 +60,7 @@ def install_command(path: Path, replace: bool, config: Path | None, data_dir: Pa
 def list_command(config: Path | None, data_dir: Path | None) -> None:
     """List the installed videoframes (highest version of each) and their steps."""
     library = _library(config, data_dir)
-    try:
-        frames = library.list()
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
+    frames = library.list()
     if not frames:
         click.echo("no videoframes installed; the default is installed when a session first needs it")
         return
@@ -90,10 +81,7 @@ def list_command(config: Path | None, data_dir: Path | None) -> None:
 def remove_command(videoframe_id: str, version: str | None, config: Path | None, data_dir: Path | None) -> None:
     """Remove the installed videoframe ID (every version, or only --version)."""
     library = _library(config, data_dir)
-    try:
-        library.remove(videoframe_id, version)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
+    library.remove(videoframe_id, version)
     click.echo(f"removed {videoframe_id}" + (f" {version}" if version else ""))
 
 
@@ -115,15 +103,12 @@ def generate_media_command(
     spec = _spec(seconds, size)
     if not media.ffmpeg_available():
         raise click.ClickException("ffmpeg is not installed; install it (apt-get install ffmpeg) to generate clips")
-    try:
-        if out is not None:
-            build_default_package(out, spec)
-            click.echo(f"wrote the {DEFAULT_ID} package with generated clips to {out}")
-            return
-        library = _library(config, data_dir)
-        library.clip_spec = spec
-        frame = library.install_default(replace=True)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
+    if out is not None:
+        build_default_package(out, spec)
+        click.echo(f"wrote the {DEFAULT_ID} package with generated clips to {out}")
+        return
+    library = _library(config, data_dir)
+    library.clip_spec = spec
+    frame = library.install_default(replace=True)
     clips = sum(1 for s in frame.steps if s.clip_path)
     click.echo(f"installed {frame.id} {frame.version} with {clips} generated clips in {frame.path}")

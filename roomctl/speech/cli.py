@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from roomctl.cli_options import config_option, settings_from
-from roomctl.errors import RoomctlError
+from roomctl.cli_options import RoomctlGroup, config_option, settings_from
 from roomctl.speech import models
 
 
@@ -21,7 +20,7 @@ dir_option = click.option(
 )  # fmt: skip
 
 
-@click.group("models")
+@click.group("models", cls=RoomctlGroup)
 def models_group() -> None:
     """Install, list and check speech models (Whisper, CTranslate2 format).
 
@@ -39,10 +38,7 @@ def models_group() -> None:
 def install_command(name: str, config: Path | None, model_dir: Path | None, quiet: bool) -> None:
     """Install model NAME (default: base) into the model directory and verify its checksum."""
     directory = _directory(config, model_dir)
-    try:
-        status = models.install_model(name, directory, quiet=quiet)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
+    status = models.install_model(name, directory, quiet=quiet)
     click.echo(f"{status.name}: installed in {status.path} ({status.size / 1e6:.1f} MB, checksum ok)")
 
 
@@ -69,10 +65,7 @@ def check_command(name: str | None, config: Path | None, model_dir: Path | None)
     settings = settings_from(config)
     directory = model_dir or models.model_dir(settings)
     wanted = name or settings.speech.model
-    try:
-        path = Path(wanted).expanduser() if models.is_path(wanted) else directory / models.folder_name(wanted)
-    except RoomctlError as exc:
-        raise click.ClickException(exc.detail) from None
+    path = Path(wanted).expanduser() if models.is_path(wanted) else directory / models.folder_name(wanted)
     status = models.check_model(path, name=wanted)
     if not status.ok:
         raise click.ClickException(status.detail)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from roomctl.api.app import create_app
 from roomctl.api.tokens import create_token
+from roomctl.booking.repository import BookingRepository
 from roomctl.config import Settings
 from roomctl.core.clock import ManualClock
+from roomctl.core.room import Room
 from roomctl.devices.automation import ESPRESSO_REARM_SECONDS
 from roomctl.devices.broker import Broker
 from roomctl.devices.events import PresenceChanged
@@ -22,28 +23,20 @@ from tests.devices_helpers import Watcher, sim_room
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 08:00 in Amsterdam
 
 
-@dataclass(frozen=True)
-class Slot:
-    start: datetime
-    end: datetime
-
-
-class StaticBookings:
-    """Bookings at fixed local times (09:00-11:00 and 14:00-16:00 Amsterdam = 08-10 and 13-15 UTC)."""
-
-    def __init__(self) -> None:
-        self.slots = [Slot(START + timedelta(hours=1), START + timedelta(hours=3)),
-                      Slot(START + timedelta(hours=6), START + timedelta(hours=8))]
-
-    def between(self, start: datetime, end: datetime) -> list[Slot]:
-        return [s for s in self.slots if s.start < end and s.end > start]
+def book_the_day(room: Room) -> None:
+    """Two real bookings in the room's database: 09:00-11:00 and 14:00-16:00 Amsterdam (08-10 and 13-15 UTC)."""
+    repo = BookingRepository(room.db)
+    members = [repo.add_member(name, now=START) for name in ("Anna", "Bram")]
+    group = repo.add_group("Team", [m.id for m in members], now=START)
+    for first, last in ((1, 3), (6, 8)):
+        repo.add_booking(group.id, START + timedelta(hours=first), START + timedelta(hours=last), now=START)
 
 
 async def test_espresso_follows_the_days_bookings(broker: Broker, make_settings: Callable[..., Settings]) -> None:
     clock = ManualClock(START)
     async with sim_room(broker, make_settings, clock=clock) as sr:
         automation = sr.service.automation
-        automation.bookings = StaticBookings()
+        book_the_day(sr.room)
         assert automation.tick()["espresso"] is False
         clock.advance(31 * 60)  # 08:31, first booking at 09:00, lead 30 minutes
         assert automation.tick()["espresso"] is True
@@ -69,7 +62,7 @@ async def test_espresso_switched_off_by_hand_is_not_overruled(
     clock = ManualClock(START + timedelta(hours=1))
     async with sim_room(broker, make_settings, clock=clock) as sr:
         automation = sr.service.automation
-        automation.bookings = StaticBookings()
+        book_the_day(sr.room)
         automation.tick()
         await wait_for(lambda: sr.device("espresso")["state"] == {"on": True})
         sr.sim.publish_raw("stat/espresso/POWER", b"OFF")  # someone pressed the plug's button
@@ -84,7 +77,7 @@ async def test_empty_room_is_switched_off_once(broker: Broker, make_settings: Ca
     clock = ManualClock(START + timedelta(hours=3, minutes=30))  # 11:30 local: between the bookings
     async with sim_room(broker, make_settings, clock=clock) as sr:
         automation = sr.service.automation
-        automation.bookings = StaticBookings()
+        book_the_day(sr.room)
         await sr.service.apply_scene("arrival")
         sr.room.post(PresenceChanged(present=True))
         await wait_for(lambda: automation.last_presence is not None)
@@ -112,7 +105,7 @@ async def test_empty_room_waits_while_booked(broker: Broker, make_settings: Call
     clock = ManualClock(START + timedelta(hours=1, minutes=5))
     async with sim_room(broker, make_settings, clock=clock) as sr:
         automation = sr.service.automation
-        automation.bookings = StaticBookings()
+        book_the_day(sr.room)
         clock.advance(60 * 60)  # an hour into the booking, nobody seen
         assert automation.tick()["empty"] is False
         assert sr.service.engine.current is None

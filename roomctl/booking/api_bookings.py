@@ -87,7 +87,7 @@ async def list_bookings(
 
     if end <= start or (end - start).days > MAX_LIST_DAYS:
         raise ValidationError(f"end must follow start, at most {MAX_LIST_DAYS} days later", field="end")
-    found = service.repo.between(start, end)
+    found = service.repo.overlapping(start, end)
     return _views(service, [b for b in found if group is None or b.group_id == group])
 
 

@@ -170,7 +170,7 @@ async def import_closures(
     affected = [
         {**b.as_dict(), "group": names.get(b.group_id), "closure": c.summary}
         for c in stored
-        for b in service.repo.between(c.start, c.end)
+        for b in service.repo.overlapping(c.start, c.end)
         if b.end > now
     ]
     service.refresh()

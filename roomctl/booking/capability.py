@@ -76,7 +76,7 @@ class BookingService:
         tz = self.room.settings.room.tz
         local = now.astimezone(tz)
         day_start = datetime.combine(local.date(), time(0), tz)
-        today = self.repo.between(day_start, datetime.combine(local.date() + timedelta(days=1), time(0), tz))
+        today = self.repo.overlapping(day_start, datetime.combine(local.date() + timedelta(days=1), time(0), tz))
         upcoming = self.repo.next_after(now)
         names = {g.id: g.name for g in self.repo.groups()}
 

@@ -332,10 +332,6 @@ class BookingRepository:
         )
         return [Booking.from_row(r) for r in rows]
 
-    def between(self, start: datetime, end: datetime) -> list[Booking]:
-        """Active bookings that overlap ``[start, end)``, in time order (alias for pages and feeds)."""
-        return self.overlapping(start, end)
-
     def next_after(self, instant: datetime) -> Booking | None:
         """The first active booking that ends after ``instant``."""
         placeholders = ",".join("?" for _ in ACTIVE_STATUSES)

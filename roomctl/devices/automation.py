@@ -49,7 +49,7 @@ class BookingLike(Protocol):
 class BookingSource(Protocol):
     """Where the automation reads bookings (``roomctl.booking.repository.BookingRepository`` fits)."""
 
-    def between(self, start: datetime, end: datetime) -> Sequence[BookingLike]:
+    def overlapping(self, start: datetime, end: datetime) -> Sequence[BookingLike]:
         """Active bookings overlapping ``[start, end)``, in time order."""
         ...
 
@@ -111,7 +111,7 @@ class RoomAutomation:
         start = datetime.combine(local_day, time(0), self.tz)
         end = datetime.combine(local_day + timedelta(days=1), time(0), self.tz)
         try:
-            found = list(self.bookings.between(start, end))
+            found = list(self.bookings.overlapping(start, end))
         except Exception as exc:
             if not self._booking_error_logged:
                 log.warning("cannot read bookings (%s); espresso and empty-room rules see no bookings", exc)

@@ -11,8 +11,9 @@ import asyncio
 import logging
 from typing import Any
 
+from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
-from roomctl.devices.automation import BookingSource, RoomAutomation
+from roomctl.devices.automation import RoomAutomation
 from roomctl.devices.bus import MqttBus
 from roomctl.devices.events import PresenceChanged
 from roomctl.devices.ha_discovery import HomeAssistantDiscovery
@@ -84,15 +85,6 @@ class DevicesService:
         await self.automation.stop()
 
 
-def _booking_source(room: Room) -> BookingSource | None:
-    try:
-        from roomctl.booking.repository import BookingRepository
-    except ImportError:
-        log.info("no booking capability: the espresso schedule sees no bookings")
-        return None
-    return BookingRepository(room.db)
-
-
 def _install_bus(room: Room) -> MqttBus | None:
     settings = room.settings
     if not settings.mqtt.enabled:
@@ -122,7 +114,7 @@ def install(room: Room) -> None:
     engine = SceneEngine(registry, settings.scenes, room.clock, spawn=lambda coro: room.spawn(coro, name="scene"))
     engine.check()
     automation = RoomAutomation(
-        registry, engine, settings.scenes, settings.room.tz, room.clock, bookings=_booking_source(room)
+        registry, engine, settings.scenes, settings.room.tz, room.clock, bookings=BookingRepository(room.db)
     )
     service = DevicesService(room, registry, engine, automation)
     room.add_service(service)

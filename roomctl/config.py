@@ -11,7 +11,7 @@ import logging
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
@@ -253,7 +253,6 @@ class Settings(BaseSettings):
     backup: BackupSettings = Field(default_factory=BackupSettings)
     facilities: FacilitiesSettings = Field(default_factory=FacilitiesSettings)
 
-    _file_data: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def settings_customise_sources(

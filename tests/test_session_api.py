@@ -207,3 +207,22 @@ def test_ask_proposal_sends_the_groups_situation_problem_and_notes(api: Api) -> 
         assert text in body
     again = api.command("ask_proposal").json()
     assert again["result"]["created"] is False, "asking twice does not send a second request"
+
+
+def test_asking_over_the_proposal_api_uses_what_the_group_chose_on_the_tablet(api: Api) -> None:
+    api.tap()
+    session_id = api.call("GET", "/api/v1/session").json()["id"]
+    api.command("situation", text="Terugbelverzoeken blijven liggen")
+    api.command("choose", questions=["q5"])
+    api.command("note", question="q5", text="Niemand voelt zich eigenaar")
+    api.command("problem", text="Geen vaste eigenaar voor de mailbox")
+
+    asked = api.call("POST", f"/api/v1/sessions/{session_id}/proposals", json={"transcript": "We maken een rooster."})
+    assert asked.status_code == 202, asked.text
+    body = json.dumps(api.room.service("proposal").store.request(asked.json()["id"])["body"], ensure_ascii=False)
+    for text in ("Terugbelverzoeken blijven liggen", "Geen vaste eigenaar voor de mailbox",
+                 "Niemand voelt zich eigenaar", "rooster"):  # fmt: skip
+        assert text in body
+
+    unknown = api.call("POST", "/api/v1/sessions/9999/proposals", json={"transcript": "Alleen tekst."})
+    assert unknown.status_code == 202, "a session without stored choices is asked with the body alone"

@@ -40,7 +40,7 @@ class ProposalService:
         self.room = room
         self.settings = room.settings.llm
         self.store = ProposalStore(room.db)
-        self.source: ContextSource = source or DatabaseContextSource(room.db)
+        self.source: ContextSource = source or DatabaseContextSource(room.db, room.settings.room.language)
         self.outbox = outbox or Outbox(room, self.store)
         self.outbox.on_done = self._done
 
@@ -82,6 +82,9 @@ class ProposalService:
     ) -> tuple[dict[str, Any], bool]:
         """Store a proposal request for the session and wake the outbox.
 
+        What the caller leaves out of work situation, problem and kader notes comes from what the group chose
+        on the tablet for this session.
+
         Returns:
             The request (without body) and whether it was created now (False: an existing one was returned,
             because the key was seen before or the session already has a request in the outbox).
@@ -104,7 +107,10 @@ class ProposalService:
                 "the brainstorm transcript is empty; record the brainstorm or type its main points, then ask again",
                 session_id=session_id,
             )
-        notes = kader_notes or []
+        stored = self.source.material(session_id)
+        work_situation = work_situation or stored["work_situation"]
+        problem = problem or stored["problem"]
+        notes = kader_notes or stored["kader_notes"]
         total = len(text) + len(work_situation) + len(problem) + sum(len(q) + len(n) for q, n in notes)
         if total > MAX_MATERIAL_CHARS:
             raise ValidationError(f"the material is {total} characters; at most {MAX_MATERIAL_CHARS} are accepted")

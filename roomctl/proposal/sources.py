@@ -9,7 +9,8 @@ It reads through :class:`ContextSource`, so a capability can hand it a better so
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -31,12 +32,17 @@ class ContextSource(Protocol):
         """The brainstorm transcript of the session, if the speech capability stored one."""
         ...
 
+    def material(self, session_id: int) -> dict[str, Any]:
+        """What the group chose on the tablet: ``work_situation``, ``problem``, ``kader_notes`` (question, note)."""
+        ...
+
 
 class DatabaseContextSource:
     """Reads the shared tables of the room's database (see the module docstring)."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, language: str = "nl") -> None:
         self.db = db
+        self.language = language
 
     def _has(self, table: str, *columns: str) -> bool:
         if table not in self.db.table_names():
@@ -75,3 +81,14 @@ class DatabaseContextSource:
         except NotFoundError:
             return None
         return text.strip() or None
+
+    def material(self, session_id: int) -> dict[str, Any]:
+        """The session's stored choices (empty when the session is unknown), kader questions in the room's language."""
+        from roomctl.session.choices import SessionChoices
+        from roomctl.session.kader import KaderStore
+
+        kader = KaderStore(self.db)
+        try:
+            return SessionChoices(self.db, kader, lambda: datetime.now(UTC)).material(session_id, self.language)
+        except NotFoundError:
+            return {"work_situation": "", "problem": "", "kader_notes": []}

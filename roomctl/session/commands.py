@@ -87,14 +87,7 @@ async def _proposal(room: Room, command: str, args: dict[str, Any]) -> dict[str,
     proposals = room.service("proposal")
     assert session.session_id is not None
     if command == "ask_proposal":
-        material = session.choices.material(session.session_id, room.settings.room.language)
-        request, created = proposals.ask(
-            session.session_id,
-            work_situation=material["work_situation"],
-            problem=material["problem"],
-            kader_notes=material["kader_notes"],
-            group_id=session.group_id,
-        )
+        request, created = proposals.ask(session.session_id, group_id=session.group_id)
         log.info("proposal %s for session %s from the tablet", "asked" if created else "already asked",
                  session.session_id)  # fmt: skip
         return {"request": request, "created": created}

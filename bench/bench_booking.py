@@ -30,6 +30,7 @@ from roomctl.api.app import create_app
 from roomctl.api.tokens import create_token
 from roomctl.booking.repository import BookingRepository
 from roomctl.booking.series import make_spec
+from roomctl.booking.service import BookingService
 from roomctl.config import load_settings
 from roomctl.core.clock import ManualClock
 from roomctl.runtime import build_room
@@ -64,7 +65,7 @@ def main() -> None:
         clock = ManualClock(START)
         room = build_room(settings, clock)
         repo = BookingRepository(room.db)
-        service = room.service("booking")
+        service = room.service(BookingService)
         group_ids = []
         for g in range(args.groups):
             members = [repo.add_member(f"Lid {g}-{i}", now=clock.now()).id for i in range(4)]

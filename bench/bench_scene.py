@@ -18,10 +18,13 @@ from typing import Any
 
 from roomctl.config import load_settings
 from roomctl.core.room import Room
+from roomctl.devices import capability as devices
 from roomctl.devices.broker import Broker
-from roomctl.devices.capability import install
+from roomctl.devices.bus import MqttBus
+from roomctl.devices.service import DevicesService
 from roomctl.devices.settings import DeviceSettings, ScenesSettings, Target
 from roomctl.devices.simulator import DeviceSimulator
+from roomctl.runtime import install_capabilities
 from roomctl.store import open_database
 
 DEVICES_PER_DRIVER = 5
@@ -57,10 +60,10 @@ async def run(rounds: int, delay: float) -> None:
         sim = DeviceSimulator(settings, delay=delay, sensor_interval=3600)
         await sim.start()
         room = Room(settings, open_database(settings.storage.database_path))
-        install(room)
+        install_capabilities(room, [devices])
         await room.start()
-        service = room.service("devices")
-        bus = room.service("mqtt")
+        service = room.service(DevicesService)
+        bus = room.service(MqttBus)
         try:
             while not all(d.availability == "online" for d in service.registry.devices.values()):
                 await asyncio.sleep(0.01)

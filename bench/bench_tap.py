@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 
 from roomctl.access.events import Tap
+from roomctl.access.service import AccessService
 from roomctl.config import load_settings
 from roomctl.core.room import Room
 from roomctl.demo import DEMO_MEMBERS, seed
@@ -42,7 +43,7 @@ class RelayWatch:
     """Records when the relay pin goes high (wraps the mock pin's state change)."""
 
     def __init__(self, room: Room) -> None:
-        pin = room.service("access").door.relay.pin
+        pin = room.service(AccessService).door.relay.pin
         self.high = threading.Event()
         self.at = 0.0
         original = pin._change_state
@@ -58,7 +59,7 @@ class RelayWatch:
 
 def tap_loop(room: Room, watch: RelayWatch, taps: int, label: str) -> list[float]:
     """Post taps from this (reader) thread; return latencies in ms."""
-    door = room.service("access").door
+    door = room.service(AccessService).door
     latencies: list[float] = []
     for i in range(taps):
         uid = DEMO_MEMBERS[i % len(DEMO_MEMBERS)][1]

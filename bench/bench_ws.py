@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from roomctl.config import load_settings
 from roomctl.devices.broker import free_port
+from roomctl.session.service import SessionService
 from tests.conftest import serving
 
 SETTLE_SECONDS = 0.05
@@ -84,7 +85,7 @@ async def run(clients: int, commands: int) -> None:
                     await asyncio.sleep(SETTLE_SECONDS)
                 for ws in sockets:
                     await ws.close()
-            live.room.service("session").pairing.rotate()  # a state change lets the server notice closed sockets
+            live.room.service(SessionService).pairing.rotate()  # a state change lets the server notice closed sockets
 
     def ms(value: float) -> str:
         return f"{value * 1000:7.1f} ms"

@@ -9,6 +9,7 @@ from typing import Any
 
 from roomctl.access.decisions import Decision
 from roomctl.access.events import Tap
+from roomctl.access.service import AccessService
 from roomctl.config import Settings
 from roomctl.core.clock import Clock, ManualClock
 from roomctl.core.room import Room
@@ -64,7 +65,7 @@ async def tap(room: Room, uid: Any, reader: str = "test") -> Decision:
 
 def relay_activations(room: Room) -> int:
     """How many times the strike relay pin went high (from the mock pin's state history)."""
-    pin = room.service("access").door.relay.pin
+    pin = room.service(AccessService).door.relay.pin
     return sum(1 for state in pin.states[1:] if state.state)
 
 

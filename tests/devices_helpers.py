@@ -14,11 +14,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from roomctl.config import Settings
 from roomctl.core.clock import Clock
 from roomctl.core.room import Room
+from roomctl.devices import capability as devices
 from roomctl.devices.broker import Broker
-from roomctl.devices.capability import install
 from roomctl.devices.example import example_config
+from roomctl.devices.service import DevicesService
 from roomctl.devices.settings import DeviceSettings, ScenesSettings
 from roomctl.devices.simulator import DeviceSimulator
+from roomctl.runtime import install_capabilities
 from roomctl.store import open_database
 from tests.conftest import wait_for
 
@@ -88,7 +90,7 @@ class SimRoom:
     @property
     def service(self) -> Any:
         """The devices service."""
-        return self.room.service("devices")
+        return self.room.service(DevicesService)
 
     def device(self, device_id: str) -> dict[str, Any]:
         """The device as the registry shows it."""
@@ -99,7 +101,7 @@ class SimRoom:
 def devices_room(settings: Settings, clock: Clock | None = None) -> Room:
     """A room with only the devices capability installed (fast, and nothing else interferes)."""
     room = Room(settings, open_database(settings.storage.database_path), clock)
-    install(room)
+    install_capabilities(room, [devices])
     return room
 
 
@@ -120,7 +122,7 @@ async def sim_room(
     room = devices_room(settings, clock)
     await room.start()
     try:
-        registry = room.service("devices").registry
+        registry = room.service(DevicesService).registry
         await wait_for(
             lambda: all(d.availability in ("online", "assumed") for d in registry.devices.values()), timeout=10
         )

@@ -12,6 +12,7 @@ from roomctl.config import Settings
 from roomctl.core.room import Room
 from roomctl.proposal import capability
 from roomctl.proposal.service import ProposalService
+from roomctl.runtime import install_capabilities
 from roomctl.store import open_database
 
 GOOD_PROPOSAL: dict[str, Any] = {
@@ -65,13 +66,13 @@ def seed_group(room: Room, names: list[str] = MEMBERS, *, group_name: str = "Tea
 def build_room(settings: Settings) -> Room:
     """A room with only the proposal capability installed (the database has every migration)."""
     room = Room(settings, open_database(settings.storage.database_path))
-    capability.install(room)
+    install_capabilities(room, [capability])
     return room
 
 
 def service(room: Room) -> ProposalService:
     """The room's proposal service."""
-    found: ProposalService = room.service("proposal")
+    found: ProposalService = room.service(ProposalService)
     return found
 
 

@@ -52,7 +52,7 @@ def install_mixed(room: Room, tmp: Path) -> None:
 
 def session(room: Room) -> SessionService:
     """The room's session service."""
-    service: SessionService = room.service("session")
+    service: SessionService = room.service(SessionService)
     return service
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from roomctl.access.door import LED_COLOURS, Signal
 from roomctl.access.events import Tap
+from roomctl.access.service import AccessService
 from roomctl.booking.closures import Closure, ClosureStore
 from roomctl.booking.repository import BookingRepository
 from roomctl.config import Settings
@@ -130,7 +131,7 @@ async def test_lockout_alarm_clears_when_the_lockout_ends(make_settings: MakeSet
     async with running_room(make_settings(**sections)) as room:
         for i in range(3):
             await tap(room, f"0BAD00{i:02X}", reader="door")
-        assert room.service("access").alarms.is_active(room.service("access").alarms.active()[0].kind, "door")
+        assert room.service(AccessService).alarms.is_active(room.service(AccessService).alarms.active()[0].kind, "door")
         await wait_for(lambda: room.screen.get("alarms")["active"] == [], timeout=3)
         recent = room.screen.get("alarms")["recent"]
         assert recent[0]["kind"] == "lockout" and recent[0]["active"] is False and recent[0]["cleared"]
@@ -149,7 +150,7 @@ async def test_held_open_and_forced_alarms_from_the_door_contact(make_settings: 
         contact.drive_low()
         await wait_for(lambda: room.screen.get("alarms")["active"] == [])
         # forced: the door opens while the strike is locked
-        room.service("access").door.lock()
+        room.service(AccessService).door.lock()
         await asyncio.sleep(settings.door.forced_open_grace_seconds + 0.1)
         contact.drive_high()
         await wait_for(lambda: "forced" in [a["kind"] for a in room.screen.get("alarms")["active"]])
@@ -184,7 +185,7 @@ async def test_exit_button_unlocks_while_the_core_is_blocked_and_flooded(
             release.wait(10)
 
         room.on(Stall, block)
-        relay = room.service("access").door.relay
+        relay = room.service(AccessService).door.relay
         seen: dict[str, Any] = {}
 
         def press_exit() -> None:
@@ -208,7 +209,7 @@ async def test_led_shows_recording_and_booked_soon(make_settings: MakeSettings) 
 
     clock = manual_clock()
     async with running_room(make_settings(**room_sections()), clock=clock, seed=False) as room:
-        service = room.service("access")
+        service = room.service(AccessService)
         led = service.door.led
         assert led.color == pytest.approx(LED_COLOURS[Signal.IDLE])
         repo = BookingRepository(room.db)
@@ -225,7 +226,7 @@ async def test_led_shows_recording_and_booked_soon(make_settings: MakeSettings) 
 
 async def test_a_relay_that_fails_is_reported_and_the_grant_stays_recorded(make_settings: MakeSettings) -> None:
     async with running_room(make_settings(**room_sections())) as room:
-        door = room.service("access").door
+        door = room.service(AccessService).door
 
         def broken() -> None:
             raise OSError("relay board not answering")

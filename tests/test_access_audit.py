@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from roomctl.access.audit import AuditLog
+from roomctl.access.service import AccessService
 from roomctl.config import Settings
 from roomctl.devices.broker import Broker, free_port
+from roomctl.devices.bus import MqttBus
 from roomctl.errors import StorageError
 from roomctl.store import open_database
 from tests.access_helpers import MEMBER_UID, audit_rows, component, relay_activations, room_sections, running_room, tap
@@ -94,7 +96,7 @@ def test_the_audit_row_is_durable_when_the_process_dies_as_the_relay_moves(tmp_p
             async with running_room(settings) as room:
                 def die():
                     os._exit(42)  # the power fails as the strike is about to move
-                room.service("access").door.relay.on = die
+                room.service(AccessService).door.relay.on = die
                 await tap(room, {MEMBER_UID!r})
 
         asyncio.run(main())
@@ -109,7 +111,7 @@ def test_the_audit_row_is_durable_when_the_process_dies_as_the_relay_moves(tmp_p
 
 async def test_retention_comes_from_the_config(make_settings: MakeSettings) -> None:
     async with running_room(make_settings(**room_sections(door={"audit_retention_days": 90}))) as room:
-        assert room.service("access").audit.retention_days == 90
+        assert room.service(AccessService).audit.retention_days == 90
         assert room.db.execute("select audit_retention_days from access_settings").fetchone()[0] == 90
 
 
@@ -121,9 +123,9 @@ async def test_the_door_works_with_the_broker_stopped_and_no_llm(
     async with running_room(make_settings(**sections)) as room:
         from tests.conftest import wait_for
 
-        await wait_for(lambda: room.service("mqtt").connected)
+        await wait_for(lambda: room.service(MqttBus).connected)
         broker.stop()
-        await wait_for(lambda: not room.service("mqtt").connected)
+        await wait_for(lambda: not room.service(MqttBus).connected)
         decision = await tap(room, MEMBER_UID)
         assert decision.granted and relay_activations(room) == 1
         assert audit_rows(room, "tap")[0]["reason"] == "member"
@@ -143,7 +145,7 @@ async def test_alarms_api_and_tap_api_roles(make_settings: MakeSettings) -> None
         for role in ("kiosk", "facilities", "facilitator"):
             response = await client.post("/api/v1/door/taps", json={"uid": MEMBER_UID}, headers=live.headers(role))
             assert response.status_code == 403
-        assert live.room.service("access").door.activations == 0
+        assert live.room.service(AccessService).door.activations == 0
         for i in range(10):
             response = await client.post(
                 "/api/v1/door/taps", json={"uid": f"04EE00{i:02X}", "reader": "lobby"}, headers=live.headers("reader")

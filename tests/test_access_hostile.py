@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from roomctl.access.events import Tap
+from roomctl.access.service import AccessService
 from roomctl.booking.repository import BookingRepository
 from roomctl.config import Settings
 from roomctl.devices.broker import free_port
@@ -95,7 +96,7 @@ async def test_ten_thousand_hostile_uids_open_nothing(make_settings: Callable[..
             repo.enroll_badge(outsider.id, OTHER_GROUP_UID, now=now)
             repo.add_group("Andere groep", [outsider.id], now=now)
             repo.revoke_badge(REVOKED_UID, now=now)
-            access = room.service("access")
+            access = room.service(AccessService)
             relay_pin = access.door.relay.pin
             reasons: dict[str, int] = {}
             for i, uid in enumerate(uids[:ON_TAP]):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from roomctl.access.guard import HOLD_WINDOW_SECONDS
+from roomctl.access.service import AccessService
 from roomctl.config import Settings
 from tests.booking_helpers import Api, booking_api, local
 
@@ -22,7 +23,7 @@ def _tap(api: Api, uid: str) -> dict[str, Any]:
 
 
 def _relay(api: Api) -> int:
-    pin = api.room.service("access").door.relay.pin
+    pin = api.room.service(AccessService).door.relay.pin
     return sum(1 for state in pin.states[1:] if state.state)
 
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from roomctl.access.events import Tap
-from roomctl.booking import capability
+from roomctl.booking import service as booking_service
+from roomctl.booking.service import BookingService
 from roomctl.config import Settings
 from roomctl.core.clock import ManualClock
 from roomctl.runtime import build_room
@@ -28,7 +29,7 @@ def test_no_shows_release_flag_the_series_and_the_facilitator_sees_it(make_setti
     with booking_api(make_settings) as api:
         made = api.post("/api/v1/series", series_body(api.people.groups["A"], weeks=2)).json()
         series_id, ids = made["series"]["id"], [b["id"] for b in made["booked"]]
-        service = api.room.service("booking")
+        service = api.room.service(BookingService)
 
         api.clock.set(local(2027, 2, 8, 9, 14))  # within the check-in window: nothing released yet
         assert service.tick().released == []
@@ -64,7 +65,7 @@ def test_a_check_in_breaks_the_streak_and_auto_cancel_cancels_the_rest(make_sett
     with booking_api(make_settings, booking={"no_show_threshold": 2, "no_show_cancels_series": True}) as api:
         made = api.post("/api/v1/series", series_body(api.people.groups["A"], weeks=2)).json()
         series_id = made["series"]["id"]
-        service = api.room.service("booking")
+        service = api.room.service(BookingService)
         api.clock.set(local(2027, 2, 8, 9, 30))
         service.tick()  # Monday: no-show (1)
         api.clock.set(local(2027, 2, 10, 8, 55))
@@ -83,14 +84,14 @@ def test_a_check_in_breaks_the_streak_and_auto_cancel_cancels_the_rest(make_sett
 @pytest.fixture
 def fast_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the booking pass every 50 ms instead of every 30 s."""
-    monkeypatch.setattr(capability, "AGENDA_REFRESH_SECONDS", 0.05)
+    monkeypatch.setattr(booking_service, "AGENDA_REFRESH_SECONDS", 0.05)
 
 
 async def test_the_background_pass_releases_by_itself(make_settings: MakeSettings, fast_pass: None) -> None:
     clock = ManualClock(MONDAY_0800)
     room = build_room(make_settings(llm={"enabled": False}), clock)
     people = make_people(room)
-    service = room.service("booking")
+    service = room.service(BookingService)
     booking = service.scheduler.book(people.groups["A"], local(2027, 2, 1, 9), local(2027, 2, 1, 10), now=clock.now())
     await room.start()
     try:

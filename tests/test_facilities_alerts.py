@@ -15,8 +15,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from roomctl.access.service import AccessService
 from roomctl.config import Settings
 from roomctl.devices.broker import Broker, free_port
+from roomctl.facilities.service import FacilitiesService
+from roomctl.speech.service import SpeechService
 from tests.conftest import serving, wait_for
 
 
@@ -95,7 +98,7 @@ async def test_alerts_are_raised_listed_acknowledged_published_and_cleared(tmp_p
     try:
         async with serving(alert_settings(tmp_path, broker, hook)) as live:
             headers = live.headers("facilities")
-            service = live.room.service("facilities")
+            service = live.room.service(FacilitiesService)
 
             def active() -> dict[str, dict[str, Any]]:
                 return {a["key"]: a for a in service.alerts.active()}
@@ -116,13 +119,13 @@ async def test_alerts_are_raised_listed_acknowledged_published_and_cleared(tmp_p
                 assert rooms[0]["sensors"] == {"co2": 1450.0, "temperature": 21.5}
 
                 # the door is forced (opened while locked) and then held open
-                pin = live.room.service("access").factory.pin(live.settings.gpio.door_contact)
+                pin = live.room.service(AccessService).factory.pin(live.settings.gpio.door_contact)
                 pin.drive_high()
                 await wait_for(lambda: "door_forced" in {a["kind"] for a in active().values()})
                 await wait_for(lambda: "door_held_open" in {a["kind"] for a in active().values()}, timeout=5)
 
                 # the speech worker keeps failing
-                live.room.service("speech").transcriber.failures = 3
+                live.room.service(SpeechService).transcriber.failures = 3
                 await wait_for(lambda: "speech_down" in active())
 
                 listed = (await client.get("/api/v1/facilities/alerts", params={"state": "active"})).json()["alerts"]

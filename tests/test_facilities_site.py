@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from roomctl.config import Settings
 from roomctl.devices.broker import Broker, free_port
+from roomctl.facilities.service import FacilitiesService
 from tests.conftest import ARTIFACTS, serving, wait_for
 
 OTHER_PINS = {"door_relay": 18, "door_contact": 23, "exit_button": 24, "led_red": 12, "led_green": 16, "led_blue": 20,
@@ -149,7 +150,7 @@ async def test_stale_rooms_and_retained_junk(
 
             # junk after a good state keeps the last good state
             client.publish("roomctl/hq/fresh/state", b"{broken", qos=1, retain=True).wait_for_publish(2)
-            await wait_for(lambda: live.room.service("facilities").site.rooms["fresh"].junk >= 1)
+            await wait_for(lambda: live.room.service(FacilitiesService).site.rooms["fresh"].junk >= 1)
             assert (await rooms_of(live.url, token))["fresh"]["status"] == "free"
 
             # the fresh room stops publishing: after stale_after it is stale
@@ -162,7 +163,7 @@ async def test_stale_rooms_and_retained_junk(
                     break
                 await asyncio.sleep(0.1)
             assert await fresh_status() == "stale"
-            site = live.room.service("facilities").site.snapshot()
+            site = live.room.service(FacilitiesService).site.snapshot()
             assert site["counts"].get("stale", 0) >= 2
     finally:
         client.loop_stop()

@@ -8,6 +8,7 @@ import json
 import httpx
 import websockets
 
+from roomctl.access.service import AccessService
 from roomctl.demo import DEMO_MEMBERS
 from tests.conftest import LiveRoom
 
@@ -25,7 +26,7 @@ async def test_healthz_is_503_when_the_room_cannot_work(live_room: LiveRoom) -> 
         healthy = await client.get("/healthz")
         assert healthy.status_code == 200
         assert healthy.json()["components"]["door"]["status"] == "ok"
-        await live_room.room.service("access").stop()  # the door hardware is gone
+        await live_room.room.service(AccessService).stop()  # the door hardware is gone
         broken = await client.get("/healthz")
     assert broken.status_code == 503
     body = broken.json()

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from roomctl.demo import DEMO_MEMBERS
+from roomctl.session.service import SessionService
 from tests.conftest import ARTIFACTS, LiveRoom, wait_for
 from tests.session_helpers import MIXED_ID, install_mixed
 
@@ -29,7 +30,7 @@ async def release_sockets(live: LiveRoom, *pages: Any) -> None:
     """Close the pages, then change the screen state once so the server notices the closed WebSockets."""
     for page in pages:
         await page.close()
-    live.room.service("session").pairing.rotate()
+    live.room.service(SessionService).pairing.rotate()
 
 
 async def test_tablet_pairs_and_next_changes_the_question_on_the_kiosk(live_room: LiveRoom, browser: Any) -> None:

@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from roomctl.config import Settings
 from roomctl.devices.broker import Broker
+from roomctl.devices.bus import MqttBus
 from roomctl.runtime import build_room
 from tests.conftest import wait_for
 
@@ -57,7 +58,7 @@ async def test_availability_and_state_are_published_retained(
     watcher = Watcher(broker, "roomctl/hq/r1/#")
     try:
         await wait_for(lambda: watcher.last("roomctl/hq/r1/availability") == b"online")
-        room.status.set("probe", {"value": 42})
+        room.status.claim("probe", owner="test").set({"value": 42})
         state = await wait_for(lambda: watcher.last("roomctl/hq/r1/state"))
         await wait_for(lambda: json.loads(watcher.last("roomctl/hq/r1/state") or b"{}").get("probe"))
         state = json.loads(watcher.last("roomctl/hq/r1/state") or b"{}")
@@ -76,12 +77,12 @@ async def test_broker_restart_republishes_availability_and_state(
     settings = make_settings(mqtt={"enabled": True, "port": broker.port})
     room = build_room(settings)
     await room.start()
-    bus = room.service("mqtt")
+    bus = room.service(MqttBus)
     received: list[bytes] = []
     bus.subscribe("test/in", lambda topic, payload: received.append(payload))
     try:
         await wait_for(lambda: bus.connected)
-        room.status.set("phase", {"name": "arrival"})
+        room.status.claim("probe", owner="test").set({"name": "arrival"})
         await asyncio.to_thread(broker.restart)  # persistence off: retained messages are gone
         await wait_for(lambda: bus.connects >= 2, timeout=15)
         assert room.health.report()["components"]["mqtt"]["status"] == "ok"
@@ -89,7 +90,7 @@ async def test_broker_restart_republishes_availability_and_state(
         try:
             await wait_for(lambda: watcher.last("roomctl/hq/room1/availability") == b"online")
             state = json.loads(await wait_for(lambda: watcher.last("roomctl/hq/room1/state")))
-            assert state["phase"] == {"name": "arrival"}
+            assert state["probe"] == {"name": "arrival"}
             # the subscription was renewed after the restart
             watcher.client.publish("test/in", b"hello", qos=1)
             await wait_for(lambda: received == [b"hello"])

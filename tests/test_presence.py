@@ -6,6 +6,7 @@ import asyncio
 
 from gpiozero.pins.mock import MockFactory
 
+from roomctl.access.service import AccessService
 from roomctl.config import Settings
 from roomctl.devices.events import PresenceChanged
 from roomctl.runtime import build_room
@@ -20,11 +21,11 @@ async def test_pir_motion_becomes_presence_events(settings: Settings, mock_pins:
     try:
         pin = mock_pins.pin(settings.gpio.pir)
         # gpiozero's sensor queue must fill once before it reports edges (0.1 s at the configured rate)
-        await asyncio.to_thread(room.service("access").presence.sensor.wait_for_no_motion, 2)
+        await asyncio.to_thread(room.service(AccessService).presence.sensor.wait_for_no_motion, 2)
         pin.drive_high()
         await wait_for(lambda: seen == [True])
         pin.drive_low()
         await wait_for(lambda: seen == [True, False])
-        assert room.service("access").door.relay.pin.state == 0, "presence never opens the door"
+        assert room.service(AccessService).door.relay.pin.state == 0, "presence never opens the door"
     finally:
         await room.stop()

@@ -13,6 +13,7 @@ from roomctl.api.app import create_app
 from roomctl.api.tokens import create_token
 from roomctl.config import Settings
 from roomctl.proposal.redact import Redactor, name_variants
+from roomctl.proposal.service import ProposalService
 from tests.fake_anthropic import FakeAnthropic, Reply
 from tests.proposal_helpers import GOOD_PROPOSAL, TRANSCRIPT, build_room, seed_group
 
@@ -39,7 +40,7 @@ def app_client(
         _, token = create_token(room.db, role, label=role, now=room.clock.now())
         headers[role] = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(room)) as client:
-        client.app.state.room.service("proposal").outbox.backoff_base = 0.05  # type: ignore[attr-defined]
+        client.app.state.room.service(ProposalService).outbox.backoff_base = 0.05  # type: ignore[attr-defined]
         yield client, headers, group
 
 

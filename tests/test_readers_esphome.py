@@ -11,7 +11,9 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from roomctl.access.readers.networked import DEFAULT_ESPHOME_TOPIC, status_topic
+from roomctl.access.service import AccessService
 from roomctl.devices.broker import Broker
+from roomctl.devices.bus import MqttBus
 from tests.access_helpers import MEMBER_UID, audit_rows, component, relay_activations, room_sections, running_room
 from tests.conftest import wait_for
 
@@ -48,11 +50,11 @@ async def test_tags_from_the_node_open_the_door_and_offline_raises_an_alarm(
         mqtt={"enabled": True, "port": broker.port}, reader={"kind": "esphome", "name": "esphome-deur"}
     )
     async with running_room(make_settings(**sections)) as room:
-        await wait_for(lambda: room.service("mqtt").connected)
+        await wait_for(lambda: room.service(MqttBus).connected)
         node = node_client(broker)
         try:
             node.publish("door-reader/status", b"online", qos=1, retain=True).wait_for_publish(2)
-            reader = room.service("access").reader
+            reader = room.service(AccessService).reader
             await wait_for(lambda: reader.online)
             dashed = "-".join(MEMBER_UID[i : i + 2] for i in range(0, len(MEMBER_UID), 2))
             node.publish(DEFAULT_ESPHOME_TOPIC, dashed.encode(), qos=1).wait_for_publish(2)

@@ -12,6 +12,7 @@ import pytest
 import serial
 
 from roomctl.access.readers.pn532 import Pn532Reader, ReaderGarbage, parse_target, read_uid
+from roomctl.access.service import AccessService
 from tests.fake_pn532 import GARBAGE_KINDS, FakeI2C, FakePN532, FakeSerial
 
 FAST = {"min_backoff": 0.01, "max_backoff": 0.05, "poll_seconds": 0.05}
@@ -195,7 +196,7 @@ async def test_pn532_in_the_room_held_card_one_decision_and_offline_alarm(
     monkeypatch.setattr(serial, "Serial", fake_serial)
     settings = make_settings(**room_sections(reader={"kind": "pn532_uart", "device": "/dev/ttyAMA0", "name": "voordeur"}))
     async with running_room(settings) as room:
-        reader = room.service("access").reader
+        reader = room.service(AccessService).reader
         reader.min_backoff, reader.max_backoff = 0.01, 0.05
         await wait_for(lambda: reader.online)
         assert opened == ["/dev/ttyAMA0"]

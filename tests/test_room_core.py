@@ -113,9 +113,19 @@ async def test_health_is_down_only_when_a_critical_component_is_down(room: Room)
 async def test_state_store_notifies_on_change_only(room: Room) -> None:
     snapshots: list[dict[str, object]] = []
     room.screen.subscribe(snapshots.append)
-    room.screen.set("session", {"phase": "arrival"})
-    room.screen.set("session", {"phase": "arrival"})
-    room.screen.set("session", {"phase": "analysis"})
-    room.screen.set("session", None)
-    assert [s.get("session") for s in snapshots] == [{"phase": "arrival"}, {"phase": "analysis"}, None]
+    part = room.screen.claim("probe", owner="test")
+    part.set({"phase": "arrival"})
+    part.set({"phase": "arrival"})
+    part.set({"phase": "analysis"})
+    part.set(None)
+    assert [s.get("probe") for s in snapshots] == [{"phase": "arrival"}, {"phase": "analysis"}, None]
     assert snapshots[-1]["version"] == room.screen.version
+
+
+async def test_a_part_has_one_owner(room: Room) -> None:
+    part = room.screen.claim("probe", owner="session")
+    with pytest.raises(StateError, match="belongs to session"):
+        room.screen.claim("probe", owner="speech")
+    part.set({"n": 1})
+    assert room.screen.get("probe") == {"n": 1}
+    assert room.screen.owners["probe"] == "session"

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from roomctl.api.app import create_app
 from roomctl.config import Settings
 from roomctl.demo import DEMO_MEMBERS, seed
+from roomctl.proposal.service import ProposalService
 from roomctl.runtime import build_room
 from tests.conftest import role_tokens
 from tests.media_helpers import base_manifest, write_package, zip_folder
@@ -200,7 +201,7 @@ def test_ask_proposal_sends_the_groups_situation_problem_and_notes(api: Api) -> 
     answer = api.command("ask_proposal").json()
     assert answer["result"]["created"] is True
     request_id = answer["result"]["request"]["id"]
-    body = json.dumps(api.room.service("proposal").store.request(request_id)["body"], ensure_ascii=False)
+    body = json.dumps(api.room.service(ProposalService).store.request(request_id)["body"], ensure_ascii=False)
     for text in ("Terugbelverzoeken blijven liggen", "Geen vaste eigenaar voor de mailbox",
                  "Niemand voelt zich eigenaar", "Wat is het eigenlijke probleem achter het probleem?",
                  "rooster"):  # fmt: skip
@@ -219,7 +220,7 @@ def test_asking_over_the_proposal_api_uses_what_the_group_chose_on_the_tablet(ap
 
     asked = api.call("POST", f"/api/v1/sessions/{session_id}/proposals", json={"transcript": "We maken een rooster."})
     assert asked.status_code == 202, asked.text
-    body = json.dumps(api.room.service("proposal").store.request(asked.json()["id"])["body"], ensure_ascii=False)
+    body = json.dumps(api.room.service(ProposalService).store.request(asked.json()["id"])["body"], ensure_ascii=False)
     for text in ("Terugbelverzoeken blijven liggen", "Geen vaste eigenaar voor de mailbox",
                  "Niemand voelt zich eigenaar", "rooster"):  # fmt: skip
         assert text in body

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from kiosk.player import PlayerConfig, PlayerLoop
+from roomctl.session.service import SessionService
 from tests.conftest import LiveRoom, wait_for
 from tests.session_helpers import MIXED_ID, install_mixed
 
@@ -19,7 +20,7 @@ WAIT_SECONDS = 20.0
 
 async def test_player_follows_the_session_and_its_clip_end_moves_on(live_room: LiveRoom, tmp_path: Path) -> None:
     install_mixed(live_room.room, tmp_path)
-    service = live_room.room.service("session")
+    service = live_room.room.service(SessionService)
     loop_runner = PlayerLoop(PlayerConfig(url=live_room.url, token=live_room.tokens["kiosk"], dummy=True))
     task = asyncio.create_task(loop_runner.run())
     try:

@@ -57,7 +57,7 @@ def test_roles_and_refusals(client: tuple[TestClient, dict[str, str], Any]) -> N
 def test_consent_record_stop_and_read_the_transcript(client: tuple[TestClient, dict[str, str], Any]) -> None:
     http, tokens, room = client
     facilitator = auth(tokens, "facilitator")
-    consent = http.post(f"{BASE}/consent", headers=facilitator, json={"session_id": "42"})
+    consent = http.post(f"{BASE}/consent", headers=facilitator, json={"session_id": 42})
     assert consent.status_code == 200 and consent.json()["state"] == "consent"
     assert "opgenomen" in consent.json()["message"]["nl"]
     started = http.post(f"{BASE}/start", headers=facilitator)

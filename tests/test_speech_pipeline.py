@@ -18,6 +18,7 @@ import pytest
 from roomctl.config import Settings
 from roomctl.core.room import Room
 from roomctl.errors import AdapterError, StateError
+from roomctl.session.events import StepChanged
 from roomctl.speech import transcripts
 from roomctl.speech.events import RecordingChanged, RecordingConsent, StartRecording, TranscriptReady
 from roomctl.speech.models import model_dir
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.slow
 
 SPEED = 10.0
 """The simulated microphone plays this much faster than real time."""
-SESSION_VIEW = {"id": 7, "phase": "brainstorm", "step": {"id": "brainstorm", "questions": ["q3"]}, "present": []}
+SESSION_STEP = StepChanged(source="session", session_id=7, group_id=1, index=2, step_id="brainstorm", kind="brainstorm", question_id="q3")
+"""The session the recordings belong to, as the session capability announces it."""
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ class Harness:
         return time.perf_counter() - stopped
 
     def transcript(self) -> dict[str, Any]:
-        return transcripts.transcript(self.room.db, "7")
+        return transcripts.transcript(self.room.db, 7)
 
 
 @pytest.fixture
@@ -98,8 +100,8 @@ def harness(make_settings: Callable[..., Settings]) -> Callable[..., Any]:
         settings = make_settings(speech={"model": model, "language": language, "chunk_seconds": 10, **speech})
         installed_model(model, model_dir(settings))
         h = Harness(settings, wav, kind=kind)
-        h.room.screen.set("session", SESSION_VIEW)
         await h.room.start()
+        await h.room.dispatch(SESSION_STEP)
         try:
             yield h
         finally:
@@ -128,7 +130,7 @@ async def test_english_speech_is_transcribed_in_chunks_with_the_step_on_screen(h
     starts = [s["start"] for s in result["segments"]]
     assert starts == sorted(starts) and starts[-1] > 8
     assert h.changes == [True, False]
-    assert h.ready[0].session_id == "7"
+    assert h.ready[0].session_id == 7
     assert not spool_dir.exists(), "audio must be deleted once transcribed"
     assert captions["segments"] and captions["segments"][-1]["text"] == result["segments"][-1]["text"]
     assert recording_part["state"] == "idle" and recording_part["message"]["key"] == "ready"
@@ -181,8 +183,8 @@ async def test_spool_survives_a_crash_and_is_transcribed_after_restart(
     settings = make_settings(speech={"model": "tiny.en", "language": "en", "chunk_seconds": 10})
     installed_model("tiny.en", model_dir(settings))
     first = Harness(settings, [english_wav], speed=4.0)
-    first.room.screen.set("session", SESSION_VIEW)
     await first.room.start()
+    await first.room.dispatch(SESSION_STEP)
     await first.room.dispatch(RecordingConsent(source="test"))
     await first.room.dispatch(StartRecording(source="test"))
     await wait_for(lambda: first.service._capture is not None and first.service._capture.seconds > 14, timeout=30)
@@ -203,7 +205,7 @@ async def test_spool_survives_a_crash_and_is_transcribed_after_restart(
     await second.room.start()
     try:
         await wait_for(lambda: second.ready, timeout=60)
-        result = transcripts.transcript(second.room.db, "7")
+        result = transcripts.transcript(second.room.db, 7)
     finally:
         await second.room.stop()
     assert result["complete"]
@@ -303,20 +305,19 @@ async def test_a_microphone_lost_mid_recording_keeps_what_was_heard(harness: Any
 
 async def test_each_present_member_must_agree_when_configured(harness: Any, english_wav: Path) -> None:
     from roomctl.access.events import AccessGranted
-    from roomctl.session.events import PhaseChanged
+    from roomctl.session.events import SessionEnded
 
     async with harness([english_wav], require_member_consent=True) as h:
-        h.room.screen.set("session", {**SESSION_VIEW, "present": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]})
         with pytest.raises(StateError, match="not been asked"):
             await h.room.dispatch(RecordingConsent(source="test", member_id=1))
-        asked = await h.room.dispatch(RecordingConsent(source="test"))
+        asked = await h.room.dispatch(RecordingConsent(source="test", present=(1, 2)))
         await h.room.dispatch(AccessGranted(source="test", member_id=1))
         with pytest.raises(StateError, match="each member taps"):
             await h.room.dispatch(StartRecording(source="test"))
         half = h.room.screen.get("recording")["consent"]
         await h.room.dispatch(RecordingConsent(source="test", member_id=2))
         started = await h.room.dispatch(StartRecording(source="test"))
-        await h.room.dispatch(PhaseChanged(source="session", phase="idle", session_id=7))
+        await h.room.dispatch(SessionEnded(source="session", session_id=7, group_id=1))
         stopped = h.service.view()
         consent = h.room.db.execute("select consent from speech_recordings").fetchone()[0]
     assert asked["state"] == "consent" and "pas" in asked["message"]["nl"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from roomctl.access.service import AccessService
 from roomctl.demo import DEMO_MEMBERS
 from tests.conftest import ARTIFACTS, LiveRoom, wait_for
 
@@ -21,7 +22,7 @@ async def test_tap_opens_door_starts_session_and_kiosk_shows_first_step(live_roo
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "kiosk-idle.png"))
 
-    door = live_room.room.service("access").door
+    door = live_room.room.service(AccessService).door
     relay_pin = door.relay.pin
     assert relay_pin.state == 0, "the door must start locked"
 
@@ -55,6 +56,6 @@ async def test_unknown_badge_keeps_door_locked_and_kiosk_idle(live_room: LiveRoo
     async with httpx.AsyncClient(base_url=live_room.url) as client:
         response = await client.post("/api/v1/door/taps", json={"uid": "04FFFFFFFFFFFF"}, headers=live_room.headers("reader"))
     assert response.json() == {"granted": False, "reason": "unknown", "member": None, "booking_id": None}
-    assert live_room.room.service("access").door.relay.pin.state == 0
+    assert live_room.room.service(AccessService).door.relay.pin.state == 0
     await wait_for(lambda: live_room.room.screen.get("session") is None)
     assert await page.locator("#screen").get_attribute("data-view") == "idle"

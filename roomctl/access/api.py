@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field
 
 from roomctl.access.events import Tap
 from roomctl.access.service import AccessService
-from roomctl.api.deps import get_room
+from roomctl.api.deps import get_room, provide
 from roomctl.api.security import Role, allow
 from roomctl.core.room import Room
 
-router = APIRouter(prefix="/api/v1", tags=["door"])
+router = APIRouter(tags=["door"])
+AccessDep = Annotated[AccessService, Depends(provide(AccessService))]
+"""The access service, the one way the door routes reach it."""
 
 
 class TapIn(BaseModel):
@@ -34,27 +36,24 @@ async def post_tap(body: TapIn, room: Room = Depends(get_room)) -> dict[str, Any
 
 
 @router.get("/door", dependencies=[allow(Role.ADMIN, Role.FACILITIES, Role.FACILITATOR)])
-async def get_door(room: Room = Depends(get_room)) -> dict[str, Any]:
+async def get_door(service: AccessDep) -> dict[str, Any]:
     """The door's state (locked, open, from the contact or assumed)."""
-    state: dict[str, Any] = room.screen.get("door", {})
-    return state
+    return service.door_state()
 
 
 @router.get("/door/audit", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])
 async def get_audit(
-    room: Room = Depends(get_room),
+    service: AccessDep,
     since: datetime | None = Query(None, description="ISO 8601 with offset"),
     limit: int = Query(200, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
     """The audit trail, newest first, badges shown as a shortened keyed hash."""
-    service: AccessService = room.service("access")
     return service.audit.entries(since=since, limit=limit)
 
 
 @router.get("/door/audit.csv", dependencies=[allow(Role.ADMIN, Role.FACILITIES)], response_class=PlainTextResponse)
-async def get_audit_csv(room: Room = Depends(get_room), since: datetime | None = None) -> PlainTextResponse:
+async def get_audit_csv(service: AccessDep, since: datetime | None = None) -> PlainTextResponse:
     """The audit trail as CSV for facilities."""
-    service: AccessService = room.service("access")
     return PlainTextResponse(
         service.audit.to_csv(since=since),
         media_type="text/csv",
@@ -63,7 +62,6 @@ async def get_audit_csv(room: Room = Depends(get_room), since: datetime | None =
 
 
 @router.get("/alarms", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])
-async def get_alarms(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+async def get_alarms(service: AccessDep) -> list[dict[str, Any]]:
     """The door's alarms: active ones first, then recently cleared ones (``{id, kind, since, active, detail}``)."""
-    service: AccessService = room.service("access")
     return service.alarms.listing()

@@ -38,10 +38,13 @@ from roomctl.access.guard import HoldFilter, Lockout
 from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
 from roomctl.booking.repository import BookingRepository, normalize_uid
+from roomctl.booking.service import BookingService
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
+from roomctl.devices.bus import MqttBus
 from roomctl.devices.events import PresenceChanged
 from roomctl.errors import ValidationError
+from roomctl.speech.events import RecordingChanged
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,9 @@ class AccessService:
 
     name = "access"
 
-    def __init__(self, room: Room) -> None:
+    def __init__(self, room: Room, bus: MqttBus | None = None) -> None:
         self.room = room
+        self.bus = bus
         self.settings = room.settings
         self.repo = BookingRepository(room.db)
         self.audit = AuditLog(room.db, load_key(room.settings.storage.data_dir))
@@ -77,6 +81,10 @@ class AccessService:
         self._standing: Signal | None = None
         self._relay_error: str | None = None
         self._last_retention = -RETENTION_EVERY_SECONDS
+        self._door_screen = room.screen.claim("door", owner=self.name)
+        self._door_status = room.status.claim("door", owner=self.name)
+        self._alarms_screen = room.screen.claim("alarms", owner=self.name)
+        self._alarms_status = room.status.claim("alarms", owner=self.name)
         self._taps = Counter(
             "roomctl_door_taps_total", "Taps decided at the door", ["decision", "reason"], registry=room.registry
         )
@@ -109,7 +117,7 @@ class AccessService:
         if isinstance(self.factory, MockFactory) and gpio.door_contact is not None:
             self.factory.pin(gpio.door_contact).drive_low()  # the simulated door starts shut
         self.audit.set_retention(self.settings.door.audit_retention_days)
-        self.reader = make_reader(self.settings, bus=self.room.services.get("mqtt"))
+        self.reader = make_reader(self.settings, bus=self.bus)
         reader = self.reader
         reader.start(
             lambda uid: self.room.post(Tap(source=reader.kind, uid=uid, reader=reader.name)),
@@ -122,7 +130,9 @@ class AccessService:
                 gpio.pir, self.factory, lambda present: self.room.post(PresenceChanged(source="pir", present=present))
             )
         self.housekeeping()
-        self.room.spawn(self._tick(), name="access-housekeeping")
+        self.room.every(
+            HOUSEKEEPING_SECONDS, lambda: self.room.post(AccessHousekeeping(source="access")), name="access-housekeeping"
+        )
         self._publish()
 
     async def stop(self) -> None:
@@ -186,7 +196,7 @@ class AccessService:
             log.warning("malformed UID (length %s) from reader %s rejected", length, tap.reader)
             self._denied(tap.reader, mono)
             return decision
-        booking: Any = self.room.services.get("booking")  # enrol-by-tap and walk-ins: roomctl.booking.capability
+        booking = self.room.find_service(BookingService)  # enrol-by-tap and walk-ins
         if booking is not None and (enrolled := booking.enrol_by_tap(uid, now)) is not None:
             self._record(tap, uid, Decision(False, Reason.ENROLMENT, enrolled), None)
             return Decision(False, Reason.ENROLMENT, enrolled)
@@ -302,12 +312,6 @@ class AccessService:
     # -- LED, housekeeping ----------------------------------------------------------------------------------
 
     def _listen_for_recording(self) -> None:
-        try:
-            from roomctl.speech.events import RecordingChanged
-        except ImportError:
-            log.info("no speech capability: the LED never shows recording")
-            return
-
         def changed(event: RecordingChanged) -> None:
             self._recording = event.active
             self._show_standing()
@@ -339,24 +343,24 @@ class AccessService:
             self._last_retention = mono
             self.audit.expire_retention(now)
 
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            self.room.post(AccessHousekeeping(source="access"))
-
     # -- output ---------------------------------------------------------------------------------------------
 
     def _signal(self, signal: Signal) -> None:
         if self.door is not None:
             self.door.show(signal)
 
+    def door_state(self) -> dict[str, Any]:
+        """The door's state as the screens show it (locked, open, source, the reader)."""
+        state: dict[str, Any] = self._door_screen.get({})
+        return state
+
     def _publish(self) -> None:
         state: dict[str, Any] = self.door.state() if self.door else {"locked": True, "open": None, "source": "assumed"}
         if self.reader is not None:
             state["reader"] = {"name": self.reader.name, "kind": self.reader.kind, "online": self.reader.online}
-        self.room.screen.set("door", state)
-        self.room.status.set("door", state)
+        self._door_screen.set(state)
+        self._door_status.set(state)
 
     def _publish_alarms(self, part: dict[str, Any]) -> None:
-        self.room.screen.set("alarms", part)
-        self.room.status.set("alarms", part)
+        self._alarms_screen.set(part)
+        self._alarms_status.set(part)

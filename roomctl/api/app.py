@@ -13,7 +13,7 @@ from roomctl import __version__
 from roomctl.api import core_routes, pages
 from roomctl.api.problems import install_problem_handlers
 from roomctl.core.room import Room
-from roomctl.runtime import load_capabilities
+from roomctl.runtime import API_PREFIX, CAPABILITIES
 
 
 def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
@@ -43,9 +43,9 @@ def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
     app.state.room = room
     install_problem_handlers(app)
     app.include_router(core_routes.router)
-    for capability in load_capabilities():
+    for capability in CAPABILITIES:
         if capability.router is not None:
-            app.include_router(capability.router)
+            app.include_router(capability.router, prefix=API_PREFIX)
     app.include_router(pages.router)  # last: its /{page} route must not shadow the API
     return app
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from roomctl.api.deps import get_room, get_room_ws
+from roomctl.api.push import push
 from roomctl.api.security import Role, allow_ws, public
 from roomctl.core.room import Room
 
@@ -20,14 +20,6 @@ router = APIRouter()
 
 WS_PING_SECONDS = 20.0
 """A WebSocket with no state change sends the current state again this often (keeps proxies and NATs open)."""
-
-
-async def _until_closed(websocket: WebSocket) -> None:
-    """Return when the client closes (messages from the client are not used and are dropped)."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
 
 
 @router.get("/healthz", dependencies=[public()], tags=["core"])
@@ -50,24 +42,5 @@ async def screen_state(
     _principal: Any = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
 ) -> None:
     """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``)."""
-    await websocket.accept()
-    queue, unsubscribe = room.screen.subscribe_queue()
-    closed = asyncio.ensure_future(_until_closed(websocket))
-    try:
-        await websocket.send_json(room.screen.snapshot())
-        while not closed.done():
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, closed}, timeout=WS_PING_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                if closed in done:
-                    break
-                snapshot = room.screen.snapshot()
-            else:
-                snapshot = getter.result()
-            await websocket.send_json(snapshot)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        closed.cancel()
-        unsubscribe()
+    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), room.screen.snapshot,
+               resend_seconds=WS_PING_SECONDS)  # fmt: skip

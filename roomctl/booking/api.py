@@ -10,20 +10,20 @@ from pydantic import BaseModel, Field
 from roomctl.api.deps import get_room
 from roomctl.api.security import Role, allow
 from roomctl.booking import api_bookings, api_series
-from roomctl.booking.capability import BookingService
+from roomctl.booking.api_bookings import BookingDep
 from roomctl.booking.repository import BookingRepository, Group
 from roomctl.booking.rules import BookingRules
 from roomctl.core.room import Room
 from roomctl.errors import NotFoundError, ValidationError
 
-router = APIRouter(prefix="/api/v1", tags=["booking"])
+router = APIRouter(tags=["booking"])
 
 MIN_GROUP = 2
 MAX_GROUP = 8
 
 
-def _repo(room: Room = Depends(get_room)) -> BookingRepository:
-    return BookingRepository(room.db)
+def _repo(service: BookingDep) -> BookingRepository:
+    return service.repo
 
 
 class MemberIn(BaseModel):
@@ -132,26 +132,23 @@ async def revoke_badge(uid: str, room: Room = Depends(get_room), repo: BookingRe
 
 
 @router.post("/members/{member_id}/badges/enrol-by-tap", status_code=202, dependencies=[allow(Role.ADMIN)])
-async def arm_enrolment(member_id: int, room: Room = Depends(get_room)) -> dict[str, Any]:
+async def arm_enrolment(*, member_id: int, service: BookingDep, room: Room = Depends(get_room)) -> dict[str, Any]:
     """The next badge tapped at the door is enrolled to this member (the door stays shut). Admin only.
 
     Read the outcome with ``GET /api/v1/enrolment``.
     """
-    service: BookingService = room.service("booking")
     return service.enrolment.arm(member_id, now=room.clock.now(), seconds=room.settings.booking.enrol_wait_seconds)
 
 
 @router.get("/enrolment", dependencies=[allow(Role.ADMIN)])
-async def enrolment_status(room: Room = Depends(get_room)) -> dict[str, Any]:
+async def enrolment_status(*, service: BookingDep, room: Room = Depends(get_room)) -> dict[str, Any]:
     """Whether the reader waits for a badge to enroll, and the last outcome. Admin only."""
-    service: BookingService = room.service("booking")
     return service.enrolment.status(room.clock.now())
 
 
 @router.delete("/enrolment", dependencies=[allow(Role.ADMIN)])
-async def cancel_enrolment(room: Room = Depends(get_room)) -> dict[str, Any]:
+async def cancel_enrolment(*, service: BookingDep, room: Room = Depends(get_room)) -> dict[str, Any]:
     """Stop waiting for a badge. Admin only."""
-    service: BookingService = room.service("booking")
     return service.enrolment.disarm(room.clock.now())
 
 
@@ -187,9 +184,11 @@ async def create_group(body: GroupIn, room: Room = Depends(get_room), repo: Book
 
 @router.patch("/groups/{group_id}", dependencies=[allow(Role.ADMIN)])
 async def update_group(
-    group_id: int, body: GroupPatch, room: Room = Depends(get_room), repo: BookingRepository = Depends(_repo)
+    *,
+    group_id: int, body: GroupPatch, service: BookingDep, room: Room = Depends(get_room)
 ) -> dict[str, Any]:
     """Rename a group, replace its members or change its facilitator. Admin only."""
+    repo = service.repo
     current = repo.group(group_id)
     member_ids = body.member_ids if body.member_ids is not None else list(current.member_ids)
     clear = "facilitator_id" in body.model_fields_set and body.facilitator_id is None
@@ -199,7 +198,7 @@ async def update_group(
     group = repo.update_group(
         group_id, name=body.name, member_ids=body.member_ids, facilitator_id=body.facilitator_id, clear_facilitator=clear
     )
-    room.service("booking").refresh()
+    service.refresh()
     return group_view(group)
 
 

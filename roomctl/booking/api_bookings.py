@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from roomctl.api.deps import get_room
+from roomctl.api.deps import get_room, provide
 from roomctl.api.security import Principal, Role, allow
-from roomctl.booking.capability import BookingService
 from roomctl.booking.repository import Booking, BookingRepository
+from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
 from roomctl.errors import ForbiddenError
 
@@ -21,10 +21,8 @@ MAX_LIST_DAYS = 800
 """``GET /bookings`` answers for at most this many days at once."""
 
 
-def booking_service(room: Room = Depends(get_room)) -> BookingService:
-    """The room's booking service."""
-    service: BookingService = room.service("booking")
-    return service
+BookingDep = Annotated[BookingService, Depends(provide(BookingService))]
+"""The booking service, the one way booking's routes reach it."""
 
 
 def facilitated_groups(principal: Principal, repo: BookingRepository) -> set[int] | None:
@@ -77,10 +75,11 @@ def _views(service: BookingService, bookings: list[Booking]) -> list[dict[str, A
 
 @router.get("/bookings", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES, Role.KIOSK)])
 async def list_bookings(
+    *,
     start: AwareDatetime = Query(..., description="ISO 8601 with offset"),
     end: AwareDatetime = Query(..., description="ISO 8601 with offset"),
     group: int | None = Query(None, description="only this group's bookings"),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
 ) -> list[dict[str, Any]]:
     """Active bookings overlapping a period, in time order (at most 800 days at once)."""
     from roomctl.errors import ValidationError
@@ -93,7 +92,8 @@ async def list_bookings(
 
 @router.post("/bookings", status_code=201, dependencies=[allow(Role.ADMIN)])
 async def create_booking(
-    body: BookingIn, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+    *,
+    body: BookingIn, room: Room = Depends(get_room), service: BookingDep
 ) -> dict[str, Any]:
     """Book the room once for a group. 422 names broken rules, 409 every conflicting booking. Admin only."""
     booking = service.scheduler.book(body.group_id, body.start, body.end, now=room.clock.now())
@@ -102,14 +102,15 @@ async def create_booking(
 
 
 @router.get("/bookings/{booking_id}", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES)])
-async def get_booking(booking_id: int, service: BookingService = Depends(booking_service)) -> dict[str, Any]:
+async def get_booking(*, booking_id: int, service: BookingDep) -> dict[str, Any]:
     """One booking, whatever its status."""
     return _views(service, [service.repo.booking(booking_id)])[0]
 
 
 @router.patch("/bookings/{booking_id}", dependencies=[allow(Role.ADMIN)])
 async def move_booking(
-    booking_id: int, body: BookingMove, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+    *,
+    booking_id: int, body: BookingMove, room: Room = Depends(get_room), service: BookingDep
 ) -> list[dict[str, Any]]:
     """Move a booking, or it and the rest of its series (``scope=following``); answers the moved bookings. Admin."""
     now = room.clock.now()
@@ -123,10 +124,11 @@ async def move_booking(
 
 @router.delete("/bookings/{booking_id}", dependencies=[allow(Role.ADMIN)])
 async def cancel_booking(
+    *,
     booking_id: int,
     scope: Literal["this", "following"] = Query("this", description="this occurrence, or it and the rest of its series"),
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
 ) -> list[dict[str, Any]]:
     """Cancel a booking, or it and the rest of its series; answers the cancelled bookings. Admin only."""
     now = room.clock.now()
@@ -140,10 +142,11 @@ async def cancel_booking(
 
 @router.post("/bookings/{booking_id}/extend")
 async def extend_booking(
+    *,
     booking_id: int,
     body: ExtendIn,
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
     principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """Extend a running booking; 409 when the room is not free after it. Facilitator and admin."""
@@ -153,9 +156,10 @@ async def extend_booking(
 
 @router.post("/bookings/{booking_id}/end")
 async def end_booking(
+    *,
     booking_id: int,
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
     principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """End a running booking now, freeing the rest of its slot. Facilitator and admin."""

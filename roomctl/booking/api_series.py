@@ -10,8 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room
 from roomctl.api.security import Principal, Role, allow
-from roomctl.booking.api_bookings import booking_service, facilitated_groups, require_group
-from roomctl.booking.capability import BookingService
+from roomctl.booking.api_bookings import BookingDep, facilitated_groups, require_group
 from roomctl.booking.closures import ClosureStore, parse_ics
 from roomctl.booking.series import MAX_SLOTS, make_spec
 from roomctl.core.room import Room
@@ -45,11 +44,12 @@ class SeriesIn(BaseModel):
 
 @router.post("/series", status_code=201, dependencies=[allow(Role.ADMIN)])
 async def create_series(
+    *,
     body: SeriesIn,
     response: Response,
     dry_run: bool = Query(False, description="only show what would be booked and what stands in the way"),
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
 ) -> dict[str, Any]:
     """Book a weekly series, all or nothing unless ``allow_partial``; 409 names every conflict. Admin only."""
     spec = make_spec(
@@ -72,10 +72,11 @@ async def create_series(
 
 @router.get("/series")
 async def list_series(
+    *,
     group: int | None = Query(None),
     flagged: bool = Query(False, description="only series flagged for no-shows"),
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
     principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> list[dict[str, Any]]:
     """Series with their no-show streak and flag; a facilitator's token sees its own groups. Admin, facilitator."""
@@ -86,9 +87,10 @@ async def list_series(
 
 @router.get("/series/{series_id}")
 async def get_series(
+    *,
     series_id: int,
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
     principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """A series with every occurrence. Admin, facilitator."""
@@ -99,8 +101,9 @@ async def get_series(
 
 @router.delete("/series/{series_id}/flag")
 async def clear_flag(
+    *,
     series_id: int,
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
     principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """Clear a series' no-show flag. Admin, facilitator."""
@@ -110,7 +113,8 @@ async def clear_flag(
 
 @router.delete("/series/{series_id}", dependencies=[allow(Role.ADMIN)])
 async def cancel_series(
-    series_id: int, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+    *,
+    series_id: int, room: Room = Depends(get_room), service: BookingDep
 ) -> dict[str, Any]:
     """Cancel every future occurrence of a series. Admin only."""
     service.series.row(series_id)
@@ -121,11 +125,12 @@ async def cancel_series(
 
 @router.get("/calendar.ics", response_class=Response)
 async def calendar_feed(
+    *,
     group: int | None = Query(None, description="only this group's bookings"),
     start: AwareDatetime | None = Query(None, description="from (default: 30 days ago)"),
     end: AwareDatetime | None = Query(None, description="until (default: the longest series ahead)"),
     room: Room = Depends(get_room),
-    service: BookingService = Depends(booking_service),
+    service: BookingDep,
     principal: Principal = allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES),
 ) -> Response:
     """The room's (or a group's) bookings as iCalendar (RFC 5545). Admin, facilitator, facilities."""
@@ -154,7 +159,8 @@ async def calendar_feed(
     openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def import_closures(
-    request: Request, room: Room = Depends(get_room), service: BookingService = Depends(booking_service)
+    *,
+    request: Request, room: Room = Depends(get_room), service: BookingDep
 ) -> dict[str, Any]:
     """Import closures and holidays from an iCalendar file (the request body, text/calendar).
 

@@ -235,6 +235,25 @@ class BookingRepository:
         """Every group, by name."""
         return [self.group(r["id"]) for r in self.db.query("select id from groups order by name")]
 
+    def groups_of(self, member_id: int) -> list[int]:
+        """Ids of the groups a member belongs to."""
+        sql = "select group_id from group_members where member_id = ? order by group_id"
+        return [r[0] for r in self.db.execute(sql, [member_id])]
+
+    def groups_facilitated_by(self, member_id: int) -> list[int]:
+        """Ids of the groups a member facilitates."""
+        return [r[0] for r in self.db.execute("select id from groups where facilitator_id = ? order by id", [member_id])]
+
+    def group_slots(self, group_id: int, start: datetime, end: datetime, statuses: tuple[str, ...]) -> list[Booking]:
+        """The group's bookings with one of ``statuses`` that overlap ``[start, end)``, in time order."""
+        placeholders = ",".join("?" for _ in statuses)
+        rows = self.db.query(
+            f"select * from bookings where group_id = ? and status in ({placeholders}) "  # noqa: S608
+            "and start_utc < ? and end_utc > ? order by start_utc",
+            [group_id, *statuses, to_db(end), to_db(start)],
+        )
+        return [Booking.from_row(r) for r in rows]
+
     def update_group(
         self, group_id: int, *, name: str | None, member_ids: list[int] | None, facilitator_id: int | None, clear_facilitator: bool
     ) -> Group:

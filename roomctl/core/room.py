@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+S = TypeVar("S")
 Handler = Callable[[Any], Any]
 
 QUEUE_WARN_DEPTH = 100
@@ -102,12 +103,54 @@ class Room:
         if self._worker is not None:
             self.spawn(service.start(), name=f"start-{service.name}")
 
-    def service(self, name: str) -> Any:
-        """The registered service ``name``."""
-        try:
-            return self.services[name]
-        except KeyError:
-            raise StateError(f"the {name} service is not running in this room") from None
+    def service(self, kind: type[S]) -> S:
+        """The registered service of type ``kind`` (a capability's typed interface).
+
+        Raises:
+            StateError: No service of that type runs in this room.
+        """
+        for service in self.services.values():
+            if isinstance(service, kind):
+                return service
+        raise StateError(f"the {kind.__name__} is not running in this room")
+
+    def find_service(self, kind: type[S]) -> S | None:
+        """The registered service of type ``kind``, or ``None`` when the room runs without it."""
+        for service in self.services.values():
+            if isinstance(service, kind):
+                return service
+        return None
+
+    def every(
+        self, seconds: float, action: Callable[[], Any], *, name: str, first: float | None = None
+    ) -> asyncio.Task[None]:
+        """Run ``action`` (sync or async) every ``seconds`` on the loop, as a background task of the room.
+
+        This is the one way to do periodic work: a failing run is logged and the next run comes on time; the
+        task is cancelled when the room stops.
+
+        Args:
+            seconds: The interval.
+            action: What to run; an awaitable result is awaited.
+            name: The task's name, for logs.
+            first: Delay before the first run (default: ``seconds``).
+        """
+
+        async def loop() -> None:
+            delay = seconds if first is None else first
+            while True:
+                await asyncio.sleep(delay)
+                delay = seconds
+                try:
+                    value = action()
+                    if inspect.isawaitable(value):
+                        await value
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("periodic task %s failed; next run in %.0f s", name, seconds)
+
+        return self.spawn(loop(), name=name)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 

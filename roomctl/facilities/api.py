@@ -7,15 +7,16 @@ to that facilitator) and admins; facilities tokens never get it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
-from roomctl.api.deps import get_room, get_room_ws
+from roomctl.api.deps import get_room, provide
+from roomctl.api.push import push
 from roomctl.api.security import Principal, Role, allow, allow_ws
+from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
 from roomctl.errors import ForbiddenError, NotFoundError
 from roomctl.facilities import learning
@@ -25,7 +26,7 @@ from roomctl.facilities.service import FacilitiesService
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["facilities"])
+router = APIRouter(tags=["facilities"])
 RoomDep = Annotated[Room, Depends(get_room)]
 StartQ = Annotated[str | None, Query(max_length=40, description="date (room-local day) or instant; default 30 days ago")]
 EndQ = Annotated[str | None, Query(max_length=40, description="date (that whole day included) or instant; default now")]
@@ -36,9 +37,8 @@ WS_RESEND_SECONDS = 20.0
 """Without a change the WebSocket sends the overview again this often (ages move, proxies stay open)."""
 
 
-def _service(room: Room) -> FacilitiesService:
-    service: FacilitiesService = room.service("facilities")
-    return service
+FacilitiesDep = Annotated[FacilitiesService, Depends(provide(FacilitiesService))]
+"""The facilities service, the one way these routes reach it."""
 
 
 def _period(room: Room, start: str | None, end: str | None) -> Period:
@@ -49,54 +49,32 @@ def _period(room: Room, start: str | None, end: str | None) -> Period:
 
 
 @router.get("/facilities/rooms", dependencies=[allow(*STAFF)])
-async def rooms(room: RoomDep) -> dict[str, Any]:
+async def rooms(service: FacilitiesDep) -> dict[str, Any]:
     """Every room of the site (status, phase, next booking, door, alarms, devices, sensors) and open alerts."""
-    return _service(room).overview()
+    return service.overview()
 
 
 @router.websocket("/facilities/ws")
-async def rooms_live(
-    websocket: WebSocket, room: Room = Depends(get_room_ws), _principal: Any = allow_ws(*STAFF)
-) -> None:
+async def rooms_live(websocket: WebSocket, service: FacilitiesDep, _principal: Any = allow_ws(*STAFF)) -> None:
     """The same overview as ``/facilities/rooms``, pushed on every change (``?token=``)."""
-    service = _service(room)
-    await websocket.accept()
-    changed = asyncio.Event()
-    unsubscribe = service.site.subscribe(changed.set)
-    receiver = asyncio.ensure_future(websocket.receive())  # notices the client leaving while nothing changes
-    try:
-        while True:
-            changed.clear()
-            await websocket.send_json(service.overview())
-            waiter = asyncio.ensure_future(changed.wait())
-            done, _ = await asyncio.wait({receiver, waiter}, timeout=WS_RESEND_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if receiver in done:
-                if receiver.result()["type"] == "websocket.disconnect":
-                    break
-                receiver = asyncio.ensure_future(websocket.receive())
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        receiver.cancel()
-        unsubscribe()
+    await push(websocket, service.site.subscribe, service.overview, resend_seconds=WS_RESEND_SECONDS)
 
 
 @router.get("/facilities/alerts", dependencies=[allow(*STAFF)])
 async def list_alerts(
-    room: RoomDep,
+    service: FacilitiesDep,
     state: Annotated[Literal["active", "open", "all"], Query(description="open: active or not acknowledged")] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Alerts with their times and state, newest first."""
-    return {"alerts": _service(room).alerts.listing(state, limit)}
+    return {"alerts": service.alerts.listing(state, limit)}
 
 
 @router.post("/facilities/alerts/{alert_id}/ack")
-async def acknowledge_alert(alert_id: int, room: RoomDep, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+async def acknowledge_alert(alert_id: int, service: FacilitiesDep, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
     """Acknowledge an alert: staff have seen it (409 if someone did already)."""
     by = principal.label or f"{principal.role.value} token {principal.token_id}"
-    return _service(room).acknowledge(alert_id, by)
+    return service.acknowledge(alert_id, by)
 
 
 # -- analytics ------------------------------------------------------------------------------------------------
@@ -169,8 +147,9 @@ async def learning_time_subjects(room: RoomDep, principal: Principal = allow(*RE
     """The members and groups whose report the caller may see (for the report page's choice)."""
     db = room.db
     if principal.role == Role.ADMIN:
-        group_ids = [r[0] for r in db.execute("select id from groups order by name")]
-        member_ids = [r[0] for r in db.execute("select id from members where active = 1 order by name")]
+        people = BookingRepository(db)
+        group_ids = [g.id for g in people.groups()]
+        member_ids = [m.id for m in people.members()]
     elif principal.member_id is None:
         group_ids, member_ids = [], []
     elif principal.role == Role.FACILITATOR:

@@ -1,15 +1,23 @@
-"""Installs facilities: site view, ``next_booking``/``heartbeat`` status parts, alerts, figures on /metrics."""
+"""The facilities capability: site view, the ``heartbeat`` status part, alerts, figures on /metrics.
+
+Exports what :mod:`roomctl.runtime` wires: :func:`install`, :data:`router` and :data:`MIGRATIONS`.
+"""
 
 from __future__ import annotations
 
 from roomctl.core.room import Room
+from roomctl.devices.bus import MqttBus
+from roomctl.facilities.api import router
 from roomctl.facilities.metrics import FacilitiesCollector
+from roomctl.facilities.schema import MIGRATIONS
 from roomctl.facilities.service import FacilitiesService
 
+__all__ = ["MIGRATIONS", "install", "router"]
 
-def install(room: Room) -> None:
-    """Add the ``facilities`` service, its webhook health (if a webhook is set) and the metrics collector."""
-    service = FacilitiesService(room)
+
+def install(room: Room, bus: MqttBus | None) -> None:
+    """Add the facilities service (following other rooms over ``bus``), its webhook health and the metrics."""
+    service = FacilitiesService(room, bus)
     room.add_service(service)
     service.install()
     if service.webhook is not None:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from roomctl.errors import NotFoundError
+from roomctl.booking.repository import BookingRepository
 from roomctl.facilities.period import Period
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,7 @@ def member_name(db: sqlite_utils.Database, member_id: int) -> str:
     Raises:
         NotFoundError: No such member.
     """
-    row = db.execute("select name from members where id = ?", [member_id]).fetchone()
-    if row is None:
-        raise NotFoundError(f"member {member_id} does not exist")
-    return str(row[0])
+    return BookingRepository(db).member(member_id).name
 
 
 def group_name(db: sqlite_utils.Database, group_id: int) -> str:
@@ -65,41 +62,29 @@ def group_name(db: sqlite_utils.Database, group_id: int) -> str:
     Raises:
         NotFoundError: No such group.
     """
-    row = db.execute("select name from groups where id = ?", [group_id]).fetchone()
-    if row is None:
-        raise NotFoundError(f"group {group_id} does not exist")
-    return str(row[0])
+    return BookingRepository(db).group(group_id).name
 
 
 def groups_of(db: sqlite_utils.Database, member_id: int) -> list[int]:
     """Ids of the groups a member belongs to."""
-    return [r[0] for r in db.execute("select group_id from group_members where member_id = ? order by group_id", [member_id])]
+    return BookingRepository(db).groups_of(member_id)
 
 
 def groups_of_members(db: sqlite_utils.Database, group_id: int) -> list[int]:
     """Ids of a group's members."""
-    return [r[0] for r in db.execute("select member_id from group_members where group_id = ? order by member_id", [group_id])]
+    return list(BookingRepository(db).group(group_id).member_ids)
 
 
 def groups_facilitated_by(db: sqlite_utils.Database, member_id: int) -> list[int]:
     """Ids of the groups a member facilitates."""
-    return [r[0] for r in db.execute("select id from groups where facilitator_id = ? order by id", [member_id])]
+    return BookingRepository(db).groups_facilitated_by(member_id)
 
 
 def offered_seconds(db: sqlite_utils.Database, group_id: int, period: Period, now: datetime) -> float:
     """Seconds the group's bookings offered within the period, up to now."""
     upto = period.until(now)
-    placeholders = ",".join("?" for _ in OFFERED_STATUSES)
-    total = 0.0
-    for row in db.query(
-        f"select start_utc, end_utc from bookings where group_id = ? and status in ({placeholders}) "  # noqa: S608
-        "and start_utc < ? and end_utc > ?",
-        [group_id, *OFFERED_STATUSES, upto.end.isoformat(), upto.start.isoformat()],
-    ):
-        start, end = _instant(row["start_utc"]), _instant(row["end_utc"])
-        assert start is not None and end is not None
-        total += upto.clip(start, end)
-    return total
+    slots = BookingRepository(db).group_slots(group_id, upto.start, upto.end, OFFERED_STATUSES)
+    return sum(upto.clip(b.start, b.end) for b in slots)
 
 
 def member_used_seconds(db: sqlite_utils.Database, member_id: int, period: Period, now: datetime) -> tuple[float, int]:

@@ -1,9 +1,7 @@
 """The facilities service: the site view, the room's own status parts, alert checks and their delivery.
 
-It adds two parts to the room status (published retained on MQTT by the devices capability's bus):
-``next_booking`` (``{start, end, status}`` of the next booking that has not started, or absent) and
-``heartbeat`` (``{at}``, renewed every ``heartbeat_seconds`` so other rooms can tell a quiet room from a dead
-one). Active alerts go retained to ``<base>/<site>/<room>/alerts`` and, if configured, to the webhook.
+It owns one part of the room status (published retained on MQTT): ``heartbeat`` (``{at}``, renewed every
+``heartbeat_seconds`` so other rooms can tell a quiet room from a dead one). Active alerts go retained to ``<base>/<site>/<room>/alerts`` and, if configured, to the webhook.
 """
 
 from __future__ import annotations
@@ -11,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from roomctl.booking.repository import Booking, BookingRepository
 from roomctl.core.room import Room
-from roomctl.devices.bus import room_topic
+from roomctl.devices.bus import MqttBus, room_topic
 from roomctl.facilities.alerts import (
     AlertStore,
     Condition,
@@ -38,7 +34,7 @@ PUBLISHED_ALERT_FIELDS = ("id", "key", "kind", "severity", "message", "raised_at
 
 
 class FacilitiesService:
-    """``room.service("facilities")``.
+    """The facilities capability's service: ``room.service(FacilitiesService)``.
 
     Attributes:
         alerts: The alerts table.
@@ -48,18 +44,18 @@ class FacilitiesService:
 
     name = "facilities"
 
-    def __init__(self, room: Room) -> None:
+    def __init__(self, room: Room, bus: MqttBus | None) -> None:
         self.room = room
         self.settings = room.settings.facilities
         self.alerts = AlertStore(room.db)
-        self.repo = BookingRepository(room.db)
+        self._heartbeat = room.status.claim("heartbeat", owner=self.name)
         room_settings = room.settings.room
         self.site = SiteView(
             room_settings.site, room_settings.id, room.settings.mqtt.base_topic, room.clock, self.settings.stale_after_seconds
         )
         self.webhook = WebhookPoster(self.settings) if self.settings.webhook_url else None
         self.alerts_topic = room_topic(room.settings.mqtt, room_settings, "alerts")
-        self.bus: Any = room.services.get("mqtt")
+        self.bus = bus
         self._check_soon: asyncio.Handle | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -72,17 +68,16 @@ class FacilitiesService:
             for topic_filter in self.site.filters():
                 self.bus.subscribe(topic_filter, self.site.handle)
             self.bus.on_connected(self.publish_alerts)
-        self.refresh_booking()
         self._update_own()
 
     async def start(self) -> None:
         """Heartbeat, first check, and the periodic loops."""
         self.heartbeat()
         self.check()
-        self.room.spawn(self._every(self.settings.heartbeat_seconds, self.heartbeat), name="facilities-heartbeat")
-        self.room.spawn(self._every(self.settings.check_interval_seconds, self.check), name="facilities-check")
+        self.room.every(self.settings.heartbeat_seconds, self.heartbeat, name="facilities-heartbeat")
+        self.room.every(self.settings.check_interval_seconds, self.check, name="facilities-check")
         tick = min(self.settings.stale_after_seconds / SITE_TICK_FRACTION, MAX_SITE_TICK_SECONDS)
-        self.room.spawn(self._every(tick, self.site.tick), name="facilities-site")
+        self.room.every(tick, self.site.tick, name="facilities-site")
         if self.webhook is not None:
             self.room.spawn(self.webhook.run(), name="facilities-webhook")
 
@@ -95,34 +90,11 @@ class FacilitiesService:
             self._unsubscribe()
             self._unsubscribe = None
 
-    @staticmethod
-    async def _every(seconds: float, action: Callable[[], None]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                action()
-            except Exception:
-                log.exception("periodic facilities task %s failed", getattr(action, "__name__", action))
-
     # -- this room's status parts ----------------------------------------------------------------------------
-
-    def next_booking(self, now: datetime) -> Booking | None:
-        """The first active booking that starts after ``now``."""
-        booking = self.repo.next_after(now)
-        if booking is not None and booking.start <= now:
-            booking = self.repo.next_after(booking.end)
-        return booking
-
-    def refresh_booking(self) -> None:
-        """Publish the ``next_booking`` status part (times and status only: no names)."""
-        booking = self.next_booking(self.room.clock.now())
-        part = {"start": booking.start.isoformat(), "end": booking.end.isoformat(), "status": booking.status} if booking else None
-        self.room.status.set("next_booking", part)
 
     def heartbeat(self) -> None:
         """Renew the ``heartbeat`` part (and with it the retained state's ``updated_at``)."""
-        self.refresh_booking()
-        self.room.status.set("heartbeat", {"at": self.room.clock.now().isoformat()})
+        self._heartbeat.set({"at": self.room.clock.now().isoformat()})
 
     def _own_state(self) -> dict[str, Any]:
         snapshot = self.room.status.snapshot()

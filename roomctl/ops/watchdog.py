@@ -103,23 +103,21 @@ class SystemdWatchdog:
             log.info("told systemd the room is ready (no watchdog requested)")
             return
         log.info("told systemd the room is ready; pinging the watchdog every %.1f s", interval)
-        self._task = self._room.spawn(self._ping(interval), name="systemd-watchdog")
+        self._task = self._room.every(interval, lambda: self._ping(interval), name="systemd-watchdog")
 
     async def _ping(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.wait_for(self._room.dispatch(WatchdogProbe()), timeout=interval)
-            except TimeoutError:
-                self.missed += 1
-                log.error(
-                    "the room's event queue did not answer within %.1f s; withholding the watchdog ping "
-                    "(systemd restarts the service if this goes on)",
-                    interval,
-                )
-                continue
-            self._send("WATCHDOG=1")
-            self.pings += 1
+        try:
+            await asyncio.wait_for(self._room.dispatch(WatchdogProbe()), timeout=interval)
+        except TimeoutError:
+            self.missed += 1
+            log.error(
+                "the room's event queue did not answer within %.1f s; withholding the watchdog ping "
+                "(systemd restarts the service if this goes on)",
+                interval,
+            )
+            return
+        self._send("WATCHDOG=1")
+        self.pings += 1
 
     async def stop(self) -> None:
         """Tell systemd the service is stopping and stop pinging."""

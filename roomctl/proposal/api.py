@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from roomctl.api.deps import get_room
+from roomctl.api.deps import provide
 from roomctl.api.security import Role, allow
-from roomctl.core.room import Room
 from roomctl.proposal.content import MAX_TEXT, Step
 from roomctl.proposal.export import portfolio_html, portfolio_markdown
 from roomctl.proposal.service import ProposalService
@@ -65,16 +64,11 @@ class EditBody(BaseModel):
     open_questions: list[str] | None = None
 
 
-def service_of(room: Annotated[Room, Depends(get_room)]) -> ProposalService:
-    """The room's proposal service."""
-    service: ProposalService = room.service(ProposalService.name)
-    return service
+ServiceDep = Annotated[ProposalService, Depends(provide(ProposalService))]
+"""The proposal service, the one way these routes reach it."""
 
 
-ServiceDep = Annotated[ProposalService, Depends(service_of)]
-
-
-@router.post("/api/v1/sessions/{session_id}/proposals", status_code=202)
+@router.post("/sessions/{session_id}/proposals", status_code=202)
 async def ask_for_proposal(
     session_id: int,
     body: AskBody,
@@ -94,7 +88,7 @@ async def ask_for_proposal(
     return JSONResponse(request, status_code=202 if created else 200)
 
 
-@router.get("/api/v1/sessions/{session_id}/proposals")
+@router.get("/sessions/{session_id}/proposals")
 async def list_proposals(session_id: int, service: ServiceDep) -> dict[str, Any]:
     """The session's requests (state, tokens, cost) and every proposal version."""
     return {
@@ -103,13 +97,13 @@ async def list_proposals(session_id: int, service: ServiceDep) -> dict[str, Any]
     }
 
 
-@router.get("/api/v1/proposals/{proposal_id}")
+@router.get("/proposals/{proposal_id}")
 async def get_proposal(proposal_id: int, service: ServiceDep) -> dict[str, Any]:
     """One proposal version (content, the model's original, status, remarks)."""
     return service.store.proposal(proposal_id)
 
 
-@router.post("/api/v1/proposals/{proposal_id}/verdict")
+@router.post("/proposals/{proposal_id}/verdict")
 async def give_verdict(
     proposal_id: int, body: VerdictBody, service: ServiceDep
 ) -> dict[str, Any]:
@@ -117,7 +111,7 @@ async def give_verdict(
     return service.verdict(proposal_id, body.verdict, body.remarks)
 
 
-@router.patch("/api/v1/proposals/{proposal_id}")
+@router.patch("/proposals/{proposal_id}")
 async def edit_proposal(
     proposal_id: int, body: EditBody, service: ServiceDep
 ) -> dict[str, Any]:
@@ -130,7 +124,7 @@ def _portfolio(service: ProposalService, group_id: int) -> tuple[str, list[dict[
     return name, service.store.portfolio(group_id), service.room.settings.room.language
 
 
-@router.get("/api/v1/groups/{group_id}/portfolio.md", response_class=PlainTextResponse)
+@router.get("/groups/{group_id}/portfolio.md", response_class=PlainTextResponse)
 async def portfolio_md(group_id: int, service: ServiceDep) -> PlainTextResponse:
     """The group's accepted proposals as Markdown."""
     name, proposals, language = _portfolio(service, group_id)
@@ -141,7 +135,7 @@ async def portfolio_md(group_id: int, service: ServiceDep) -> PlainTextResponse:
     )
 
 
-@router.get("/api/v1/groups/{group_id}/portfolio.html", response_class=HTMLResponse)
+@router.get("/groups/{group_id}/portfolio.html", response_class=HTMLResponse)
 async def portfolio_page(group_id: int, service: ServiceDep) -> HTMLResponse:
     """The group's accepted proposals as a printable page."""
     name, proposals, language = _portfolio(service, group_id)

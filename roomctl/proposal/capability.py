@@ -1,20 +1,26 @@
-"""Installs the AI improvement proposal into a room: the service (with its outbox worker), health, screen part."""
+"""The proposal capability: the AI improvement proposal, its outbox worker, health and screen part.
+
+Exports what :mod:`roomctl.runtime` wires: :func:`install`, :data:`router` and :data:`MIGRATIONS`.
+"""
 
 from __future__ import annotations
 
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
-from roomctl.proposal import screen
+from roomctl.devices.bus import MqttBus
+from roomctl.proposal.api import router
 from roomctl.proposal.llm import read_api_key
+from roomctl.proposal.schema import MIGRATIONS
 from roomctl.proposal.service import ProposalService
 
+__all__ = ["MIGRATIONS", "install", "router"]
 
-def install(room: Room) -> None:
-    """Register the ``proposal`` service, the ``llm`` health component and the ``proposal`` screen part."""
+
+def install(room: Room, bus: MqttBus | None) -> None:
+    """Register the proposal service (screen part ``proposal``) and the ``llm`` health component."""
     service = ProposalService(room)
     room.add_service(service)
     room.health.register("llm", lambda: llm_health(service), critical=False)
-    room.screen.set(screen.PART, None)
 
 
 def llm_health(service: ProposalService) -> ComponentHealth:

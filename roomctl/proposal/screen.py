@@ -15,6 +15,7 @@ from typing import Any
 import jiter
 
 from roomctl.core.room import Room
+from roomctl.core.state import Part
 from roomctl.proposal.content import partial_draft
 
 PART = "proposal"
@@ -84,8 +85,9 @@ class DraftPublisher:
     It is given the tool's JSON text as received and parses it only when it publishes.
     """
 
-    def __init__(self, room: Room, base: dict[str, Any], interval: float) -> None:
+    def __init__(self, room: Room, part: Part, base: dict[str, Any], interval: float) -> None:
         self.room = room
+        self.part = part
         self.base = base
         self.interval = interval
         self._last = float("-inf")
@@ -107,7 +109,7 @@ class DraftPublisher:
         if self._pending is None:
             return
         self._last = self.room.clock.monotonic()
-        self.room.screen.set(PART, {**self.base, "draft": parse_partial(self._pending)})
+        self.part.set({**self.base, "draft": parse_partial(self._pending)})
         self._pending = None
 
     def close(self) -> None:

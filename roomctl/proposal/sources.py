@@ -77,7 +77,7 @@ class DatabaseContextSource:
         from roomctl.speech.transcripts import transcript
 
         try:
-            text = str(transcript(self.db, str(session_id))["text"])
+            text = str(transcript(self.db, session_id)["text"])
         except NotFoundError:
             return None
         return text.strip() or None

@@ -14,11 +14,11 @@ from roomctl.api.deps import get_room
 from roomctl.api.security import Role, allow, public
 from roomctl.core.room import Room
 from roomctl.session import api_content
+from roomctl.session.api_content import SessionDep
 from roomctl.session.commands import run_command
 from roomctl.session.events import ClipReport
-from roomctl.session.service import SessionService
 
-router = APIRouter(prefix="/api/v1", tags=["session"])
+router = APIRouter(tags=["session"])
 router.include_router(api_content.router)
 
 MAX_PATH_CHARS = 4096
@@ -52,15 +52,12 @@ class PairIn(BaseModel):
     pin: str = Field(..., max_length=20, examples=["123456"])
 
 
-def _service(room: Room) -> SessionService:
-    service: SessionService = room.service("session")
-    return service
 
 
 @router.get("/session", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK)])
-async def get_session(room: Room = Depends(get_room)) -> dict[str, Any]:
+async def get_session(service: SessionDep) -> dict[str, Any]:
     """The running session (``{"phase": "idle"}`` when none runs)."""
-    view = _service(room).current()
+    view = service.current()
     return view or {"phase": "idle"}
 
 
@@ -84,16 +81,16 @@ async def post_player_report(body: PlayerReportIn, room: Room = Depends(get_room
 
 
 @router.post("/tablet/pair", dependencies=[public()], tags=["tablet"])
-async def pair_tablet(body: PairIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+async def pair_tablet(body: PairIn, service: SessionDep) -> dict[str, Any]:
     """Pair a tablet with the PIN on the projector; answers a facilitator token.
 
     The token is bound to the running session (or the room). Public: the PIN is the credential; wrong PINs
     lock pairing for a while (429).
     """
-    return _service(room).pairing.pair(body.pin)
+    return service.pairing.pair(body.pin)
 
 
 @router.post("/tablet/pairing/show", dependencies=[public()], tags=["tablet"])
-async def show_pin(room: Room = Depends(get_room)) -> dict[str, Any]:
+async def show_pin(service: SessionDep) -> dict[str, Any]:
     """Ask the projector to show the pairing PIN for a while; answers whether pairing is locked."""
-    return _service(room).pairing.request_show()
+    return service.pairing.request_show()

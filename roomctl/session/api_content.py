@@ -13,19 +13,18 @@ import asyncio
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from roomctl.api.deps import get_room
+from roomctl.api.deps import provide
 from roomctl.api.security import Role, allow
-from roomctl.core.room import Room
 from roomctl.errors import ValidationError
 from roomctl.session.kader import MAX_QUESTION_CHARS
+from roomctl.session.service import SessionService
 from roomctl.session.videoframe_package import MAX_PACKAGE_BYTES
-from roomctl.session.videoframes import VideoframeLibrary
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +41,26 @@ class QuestionIn(BaseModel):
     en: str = Field(..., max_length=MAX_QUESTION_CHARS * 2)
 
 
-def _library(room: Room) -> VideoframeLibrary:
-    library: VideoframeLibrary = room.service("session").library
-    return library
+SessionDep = Annotated[SessionService, Depends(provide(SessionService))]
+"""The session service (which owns the videoframes and the kader), the one way these routes reach it."""
 
 
 @router.get("/videoframes", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
-async def list_videoframes(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+async def list_videoframes(session: SessionDep) -> list[dict[str, Any]]:
     """The installed videoframes (highest version of each) with their steps."""
-    frames = await asyncio.to_thread(_library(room).list)
-    return [{**f.to_dict(), "versions": _library(room).versions(f.id)} for f in frames]
+    library = session.library
+    frames = await asyncio.to_thread(library.list)
+    return [{**f.to_dict(), "versions": library.versions(f.id)} for f in frames]
 
 
 @router.post("/videoframes", dependencies=[allow(Role.ADMIN)], status_code=201)
-async def install_videoframe(request: Request, replace: bool = False, room: Room = Depends(get_room)) -> JSONResponse:
+async def install_videoframe(request: Request, session: SessionDep, replace: bool = False) -> JSONResponse:
     """Install a videoframe package sent as the body (a zip).
 
     422 names the file and field that is wrong; 409 when that id and version is installed (``?replace=true``
     replaces it).
     """
-    library = _library(room)
+    library = session.library
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_PACKAGE_BYTES:
         raise ValidationError(f"the upload is {int(declared)} bytes; a package may be at most {MAX_PACKAGE_BYTES}")
@@ -85,44 +84,42 @@ async def install_videoframe(request: Request, replace: bool = False, room: Room
 
 
 @router.get("/videoframes/{videoframe_id}", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
-async def get_videoframe(videoframe_id: str, version: str | None = None, room: Room = Depends(get_room)) -> dict[str, Any]:
+async def get_videoframe(videoframe_id: str, session: SessionDep, version: str | None = None) -> dict[str, Any]:
     """One installed videoframe (its highest version, or ``?version=``)."""
-    frame = await asyncio.to_thread(_library(room).get, videoframe_id, version)
+    frame = await asyncio.to_thread(session.library.get, videoframe_id, version)
     return frame.to_dict()
 
 
 @router.delete("/videoframes/{videoframe_id}", dependencies=[allow(Role.ADMIN)], status_code=204)
-async def remove_videoframe(videoframe_id: str, version: str | None = None, room: Room = Depends(get_room)) -> None:
+async def remove_videoframe(videoframe_id: str, session: SessionDep, version: str | None = None) -> None:
     """Remove a videoframe (every version, or ``?version=``); a running session keeps its plan."""
-    await asyncio.to_thread(_library(room).remove, videoframe_id, version)
+    await asyncio.to_thread(session.library.remove, videoframe_id, version)
 
 
 @router.get("/kader", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
-async def list_kader(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+async def list_kader(session: SessionDep) -> list[dict[str, Any]]:
     """The didactisch kader: every question in screen order."""
-    return [q.to_dict() for q in room.service("session").kader.list()]
+    return [q.to_dict() for q in session.kader.list()]
 
 
 @router.get("/kader/{question_id}", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
-async def get_question(question_id: str, room: Room = Depends(get_room)) -> dict[str, Any]:
+async def get_question(question_id: str, session: SessionDep) -> dict[str, Any]:
     """One kader question."""
-    question: dict[str, Any] = room.service("session").kader.get(question_id).to_dict()
+    question: dict[str, Any] = session.kader.get(question_id).to_dict()
     return question
 
 
 @router.put("/kader/{question_id}", dependencies=[allow(Role.ADMIN)])
-async def put_question(question_id: str, body: QuestionIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+async def put_question(question_id: str, body: QuestionIn, session: SessionDep) -> dict[str, Any]:
     """Edit a question's Dutch and English text (whitespace collapsed; empty or too long: 422)."""
-    session = room.service("session")
     question: dict[str, Any] = session.kader.update(question_id, body.nl, body.en).to_dict()
     session.tick()
     return question
 
 
 @router.post("/kader/reset", dependencies=[allow(Role.ADMIN)])
-async def reset_kader(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+async def reset_kader(session: SessionDep) -> list[dict[str, Any]]:
     """Put back the shipped questions (every edit is lost)."""
-    session = room.service("session")
     questions = [q.to_dict() for q in session.kader.reset_defaults()]
     session.tick()
     return questions

@@ -1,11 +1,21 @@
-"""Installs the session: the state machine service."""
+"""The session capability: the state machine service, videoframes, the kader and tablet pairing.
+
+Exports what :mod:`roomctl.runtime` wires: :func:`install`, :data:`router` and :data:`MIGRATIONS`.
+"""
 
 from __future__ import annotations
 
 from roomctl.core.room import Room
+from roomctl.devices.bus import MqttBus
+from roomctl.session import schema, schema_content
+from roomctl.session.api import router
 from roomctl.session.service import SessionService
 
+__all__ = ["MIGRATIONS", "install", "router"]
 
-def install(room: Room) -> None:
+MIGRATIONS = [*schema.MIGRATIONS, *schema_content.MIGRATIONS]
+
+
+def install(room: Room, bus: MqttBus | None) -> None:
     """Add the session service."""
     room.add_service(SessionService(room))

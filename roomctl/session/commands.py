@@ -18,10 +18,12 @@ from typing import Any
 
 from roomctl.core.room import Room
 from roomctl.errors import StateError, ValidationError
+from roomctl.proposal.service import ProposalService
 from roomctl.session.events import SessionCommand
 from roomctl.session.service import COMMANDS as SESSION_COMMANDS
 from roomctl.session.service import SessionService
 from roomctl.speech.events import RecordingConsent, StartRecording
+from roomctl.speech.service import SpeechService
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,7 @@ VERDICTS = ("accept", "revise", "reject")
 
 
 def _session(room: Room) -> SessionService:
-    service: SessionService = room.service("session")
-    return service
+    return room.service(SessionService)
 
 
 def _running(room: Room) -> SessionService:
@@ -66,25 +67,25 @@ async def run_command(room: Room, command: str, args: dict[str, Any]) -> dict[st
 
 async def _recording(room: Room, command: str, args: dict[str, Any]) -> dict[str, Any]:
     session = _running(room)
-    sid = str(session.session_id)
+    sid = session.session_id
     if command == "consent":
         agreed = args.get("agreed", True)
         if not isinstance(agreed, bool):
             raise ValidationError("agreed must be true or false", field="agreed")
-        present = tuple(m["id"] for m in session.present())
+        present = session.present_ids()
         consent = RecordingConsent(source="tablet", agreed=agreed, session_id=sid, present=present)
         answer: dict[str, Any] = await room.dispatch(consent)
         return answer
     if command == "record_start":
         answer = await room.dispatch(StartRecording(source="tablet", session_id=sid))
         return answer
-    stopped: dict[str, Any] = await room.service("speech").stop_recording("stopped from the tablet")
+    stopped: dict[str, Any] = await room.service(SpeechService).stop_recording("stopped from the tablet")
     return stopped
 
 
 async def _proposal(room: Room, command: str, args: dict[str, Any]) -> dict[str, Any]:
     session = _running(room)
-    proposals = room.service("proposal")
+    proposals = room.service(ProposalService)
     assert session.session_id is not None
     if command == "ask_proposal":
         request, created = proposals.ask(session.session_id, group_id=session.group_id)
@@ -97,7 +98,7 @@ async def _proposal(room: Room, command: str, args: dict[str, Any]) -> dict[str,
     remarks = args.get("remarks", "")
     if not isinstance(remarks, str):
         raise ValidationError("remarks must be text", field="remarks")
-    proposal_id = args.get("proposal_id", (room.screen.get("proposal") or {}).get("proposal_id"))
+    proposal_id = args.get("proposal_id", proposals.proposal_on_screen())
     if proposal_id is None:
         raise StateError("there is no proposal to judge yet; ask for one first")
     if not isinstance(proposal_id, int) or isinstance(proposal_id, bool):

@@ -49,3 +49,37 @@ class ClipReport(Event):
     position_ms: int = 0
     length_ms: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    """A group's session began (its arrival phase is on screen)."""
+
+    session_id: int = 0
+    group_id: int = 0
+    booking_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StepChanged(Event):
+    """The running session moved to another step (also sent when a session starts or resumes).
+
+    ``question_id`` is the kader question the step is about (the first shown or planned one), if any.
+    """
+
+    session_id: int = 0
+    group_id: int = 0
+    booking_id: int | None = None
+    index: int = 0
+    step_id: str = ""
+    kind: str = ""
+    question_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    """The running session ended (from the tablet, its plan, or its booking)."""
+
+    session_id: int = 0
+    group_id: int = 0
+    booking_id: int | None = None

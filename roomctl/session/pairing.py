@@ -58,6 +58,7 @@ class TabletPairing:
     def __init__(self, room: Room, session_id: Callable[[], int | None]) -> None:
         self.room = room
         self._session_id = session_id
+        self._part = room.screen.claim(PART, owner="session")
         self.pin = ""
         self.rotates_at: datetime | None = None
         self.locked_until: datetime | None = None
@@ -222,8 +223,7 @@ class TabletPairing:
 
     def publish(self) -> None:
         """Put the PIN on the screen state (shown by the projector only)."""
-        self.room.screen.set(
-            PART,
+        self._part.set(
             {"pin": self.pin, "rotates_at": self.rotates_at.isoformat() if self.rotates_at else None,
              **self.public_view()},
         )  # fmt: skip

@@ -15,15 +15,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from roomctl.access.events import AccessGranted
 from roomctl.booking.repository import BookingRepository
+from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
 from roomctl.errors import StateError, ValidationError
 from roomctl.session.choices import SessionChoices
-from roomctl.session.events import ClipReport, PhaseChanged, SessionCommand, StepTimer
+from roomctl.session.events import (
+    ClipReport,
+    PhaseChanged,
+    SessionCommand,
+    SessionEnded,
+    SessionStarted,
+    StepChanged,
+    StepTimer,
+)
 from roomctl.session.kader import KaderStore
 from roomctl.session.machine import WARNING_SECONDS, SessionState, auto_advances, plan_from_videoframe
 from roomctl.session.pairing import TabletPairing
@@ -67,6 +77,8 @@ class SessionService:
         self.clip_progress: dict[str, Any] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._videoframe: asyncio.Future[Videoframe] | None = None
+        self._screen = room.screen.claim("session", owner=self.name)
+        self._phase = room.status.claim("phase", owner=self.name)
         room.on(AccessGranted, self._on_granted)
         room.on(SessionCommand, self.on_command)
         room.on(StepTimer, self._on_timer)
@@ -84,6 +96,8 @@ class SessionService:
             self.session_id, self.group_id, self.booking_id = row["id"], row["group_id"], row["booking_id"]
             self.state = SessionState.from_json(json.loads(row["state"]))
             log.info("resumed session %s at step %d", self.session_id, self.state.index)
+            self.room.post(SessionStarted(source="session", session_id=self.session_id, group_id=self.group_id,
+                                          booking_id=self.booking_id))  # fmt: skip
             self._after_change(phase_changed=True)
             self.tick()
         else:
@@ -148,6 +162,7 @@ class SessionService:
         self.session_id, self.group_id, self.booking_id, self.state = session_id, group_id, booking_id, state
         self.clip_progress = None
         log.info("session %d started for group %d", session_id, group_id)
+        self.room.post(SessionStarted(source="session", session_id=session_id, group_id=group_id, booking_id=booking_id))
         self._after_change(phase_changed=True)
         return session_id
 
@@ -158,8 +173,9 @@ class SessionService:
         """
         if self.state is not None:
             raise StateError("a session is already running; use next to move on, or end it first")
-        booking = (self.room.screen.get("booking") or {}).get("current")
-        group_id = args.get("group_id", booking["group_id"] if booking else None)
+        bookings = self.room.find_service(BookingService)
+        booking = bookings.current(self.room.clock.now()) if bookings else None
+        group_id = args.get("group_id", booking.group_id if booking else None)
         if group_id is None:
             raise StateError("no booking runs now; give group_id to start a session for a group")
         if not isinstance(group_id, int) or isinstance(group_id, bool):
@@ -168,7 +184,7 @@ class SessionService:
         if videoframe is not None and not isinstance(videoframe, str):
             raise ValidationError("videoframe must be an installed videoframe's id", field="videoframe")
         self.repo.group(group_id)
-        booking_id = booking["id"] if booking and booking.get("group_id") == group_id else None
+        booking_id = booking.id if booking and booking.group_id == group_id else None
         await self.begin(group_id, booking_id, self.room.clock.now(), videoframe)
         return self.current() or {"phase": "idle"}
 
@@ -208,7 +224,7 @@ class SessionService:
             case "extend":
                 minutes = self._int_arg(args, "minutes", 1, MAX_EXTEND_MINUTES)
                 after = before.extend(minutes, now)
-                self._booking_call("extend", minutes, now)
+                self._with_booking(lambda service, booking_id: service.extend(booking_id, minutes, now))
             case "play":
                 after = before.play_clip()
             case "pause_clip":
@@ -221,27 +237,27 @@ class SessionService:
                 after = before.hide_question(self._question_arg(args))
             case _:
                 after = before.end(now)
-                self._booking_call("end_early", now)
+                self._with_booking(lambda service, booking_id: service.end_early(booking_id, now))
         self.state = after
         if after.clip_restart != before.clip_restart:
             self.clip_progress = None
         self._after_change(phase_changed=after.index != before.index or after.ended)
         return self.current() or {"phase": "ended", "session_id": event.args.get("session_id")}
 
-    def _booking_call(self, name: str, *args: Any) -> None:
-        """Extend (``extend``) or end (``end_early``) the session's booking too (``BookingService``).
+    def _with_booking(self, change: Callable[[BookingService, int], object]) -> None:
+        """Extend or end the session's booking too, through :class:`BookingService`.
 
         A ``ConflictError`` (the room is not free after the booking) is passed on: the session then stays as
         it was. A booking that is no longer running (``StateError``, e.g. the session ran over its slot) is
         left as it is and the session goes on.
         """
-        booking = self.room.services.get("booking")
-        if self.booking_id is None or booking is None:
+        service = self.room.find_service(BookingService)
+        if self.booking_id is None or service is None:
             return
         try:
-            getattr(booking, name)(self.booking_id, *args)
+            change(service, self.booking_id)
         except StateError as exc:
-            log.info("booking %s not changed (%s): %s", self.booking_id, name, exc.detail)
+            log.info("booking %s not changed: %s", self.booking_id, exc.detail)
 
     def _question_arg(self, args: dict[str, Any]) -> str:
         question = args.get("question")
@@ -327,21 +343,28 @@ class SessionService:
         assert self.state is not None
         self._persist()
         self._schedule_timers()
-        session_id = self.session_id
+        session_id, group_id, booking_id = self.session_id, self.group_id, self.booking_id
+        assert session_id is not None and group_id is not None
         if phase_changed:
             step = self.state.step
             self.room.post(PhaseChanged(source="session", phase=self.state.phase, scene=step.scene, session_id=session_id))
+            if not self.state.ended:
+                self.room.post(
+                    StepChanged(
+                        source="session", session_id=session_id, group_id=group_id, booking_id=booking_id,
+                        index=self.state.index, step_id=step.id, kind=step.kind,
+                        question_id=step.questions[0] if step.questions else None,
+                    )
+                )  # fmt: skip
         if self.state.ended:
             log.info("session %s ended", session_id)
             self._cancel_timers()
             self.state, self.session_id, self.group_id, self.booking_id = None, None, None, None
             self.clip_progress = None
-            recording = self.room.screen.get("recording") or {}
-            if recording.get("state") == "recording":
-                self.room.post(StopRecording(source="session", reason="the session ended"))
+            self.room.post(StopRecording(source="session", reason="the session ended"))
             self.room.post(PhaseChanged(source="session", phase="idle", scene="leave", session_id=session_id))
-            if session_id is not None:
-                self.pairing.session_ended(session_id)
+            self.room.post(SessionEnded(source="session", session_id=session_id, group_id=group_id, booking_id=booking_id))
+            self.pairing.session_ended(session_id)
         self._publish()
 
     def _cancel_timers(self) -> None:
@@ -372,8 +395,8 @@ class SessionService:
 
     def _publish(self) -> None:
         if self.state is None or self.session_id is None:
-            self.room.screen.set("session", None)
-            self.room.status.set("phase", {"name": "idle", "session_id": None})
+            self._screen.set(None)
+            self._phase.set({"name": "idle", "session_id": None})
             return
         view = self.state.view(self.room.clock.now())
         choices = self.choices.view(self.session_id)
@@ -392,10 +415,14 @@ class SessionService:
                 "kader": [{"id": q.id, "nl": q.nl, "en": q.en} for q in self.kader.list()],
             }
         )
-        self.room.screen.set("session", view)
-        self.room.status.set("phase", {"name": self.state.phase, "session_id": self.session_id})
+        self._screen.set(view)
+        self._phase.set({"name": self.state.phase, "session_id": self.session_id})
 
     def current(self) -> dict[str, Any] | None:
         """The running session's view, or ``None``."""
-        view: dict[str, Any] | None = self.room.screen.get("session")
+        view: dict[str, Any] | None = self._screen.get()
         return view
+
+    def present_ids(self) -> tuple[int, ...]:
+        """Ids of the members seen at the door during the running session (for recording consent)."""
+        return tuple(m["id"] for m in self.present())

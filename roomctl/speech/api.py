@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from roomctl.api.deps import get_room
+from roomctl.api.deps import get_room, provide
 from roomctl.api.security import Role, allow
 from roomctl.core.room import Room
 from roomctl.speech import transcripts
 from roomctl.speech.events import RecordingConsent, StartRecording
 from roomctl.speech.service import SpeechService
+from roomctl.store.db import MAX_ID
 
-router = APIRouter(prefix="/api/v1", tags=["speech"])
+router = APIRouter(tags=["speech"])
 RoomDep = Annotated[Room, Depends(get_room)]
 
 
@@ -23,25 +24,24 @@ class ConsentIn(BaseModel):
 
     agreed: bool = Field(True, description="false withdraws consent (and stops a running recording)")
     member_id: int | None = Field(None, ge=1, description="a present member agreeing for themselves")
-    session_id: str | None = Field(None, max_length=64, description="default: the running session")
+    session_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the running session")
     present: list[int] = Field(default_factory=list, max_length=100, description="members who must each agree")
 
 
 class StartIn(BaseModel):
     """Start recording."""
 
-    session_id: str | None = Field(None, max_length=64, description="default: the session consent was given in")
+    session_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the session consent was given in")
 
 
-def _service(room: Room) -> SpeechService:
-    service: SpeechService = room.service("speech")
-    return service
+SpeechDep = Annotated[SpeechService, Depends(provide(SpeechService))]
+"""The speech service, the one way the recording routes reach it."""
 
 
 @router.get("/session/recording", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK)])
-async def get_recording(room: RoomDep) -> dict[str, Any]:
+async def get_recording(service: SpeechDep) -> dict[str, Any]:
     """The recording's state: idle, consent, recording, finishing or error, with a message in nl and en."""
-    return _service(room).view()
+    return service.view()
 
 
 @router.post("/session/recording/consent", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
@@ -67,12 +67,12 @@ async def post_start(room: RoomDep, body: StartIn | None = None) -> dict[str, An
 
 
 @router.post("/session/recording/stop", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
-async def post_stop(room: RoomDep) -> dict[str, Any]:
+async def post_stop(service: SpeechDep) -> dict[str, Any]:
     """Stop recording: always possible (bypasses the event queue so it works even when the room is busy)."""
-    return await _service(room).stop_recording("stopped from the tablet")
+    return await service.stop_recording("stopped from the tablet")
 
 
 @router.get("/sessions/{session_id}/transcript", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
-async def get_transcript(session_id: str, room: RoomDep) -> dict[str, Any]:
+async def get_transcript(session_id: int, room: RoomDep) -> dict[str, Any]:
     """A session's brainstorm transcript (never attributed to persons); complete=false while transcribing."""
     return transcripts.transcript(room.db, session_id)

@@ -17,7 +17,7 @@ class RecordingConsent(Event):
 
     agreed: bool = True
     member_id: int | None = None
-    session_id: str | None = None
+    session_id: int | None = None
     present: tuple[int, ...] = ()
 
 
@@ -25,7 +25,7 @@ class RecordingConsent(Event):
 class StartRecording(Event):
     """Start recording (only after consent)."""
 
-    session_id: str | None = None
+    session_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,4 @@ class TranscriptReady(Event):
     """Every chunk of a recording has been transcribed (or given up): the transcript is final."""
 
     recording_id: int = 0
-    session_id: str | None = None
+    session_id: int | None = None

@@ -20,7 +20,8 @@ from roomctl.access.events import AccessGranted
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.errors import AdapterError, StateError
-from roomctl.session.events import PhaseChanged
+from roomctl.session.events import SessionEnded, StepChanged
+from roomctl.session.service import SessionService
 from roomctl.speech import spool, transcripts
 from roomctl.speech.capture import Capture, Context
 from roomctl.speech.events import RecordingChanged, RecordingConsent, StartRecording, StopRecording, TranscriptReady
@@ -43,27 +44,9 @@ class Consent:
     """The consent being collected (never stored with the transcript)."""
 
     group: bool = False
-    session_id: str | None = None
+    session_id: int | None = None
     present: tuple[int, ...] = ()
     members: set[int] = field(default_factory=set)
-
-
-def screen_context(view: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
-    """Session id, step id and kader question id from the session's screen part."""
-    if not view:
-        return None, None, None
-    step = view.get("step") or {}
-    question = view.get("question_id") or view.get("question")
-    if isinstance(question, dict):
-        question = question.get("id")
-    if question is None and step.get("questions"):
-        question = step["questions"][0]
-    session = view.get("id", view.get("session_id"))
-    return (
-        None if session is None else str(session),
-        None if step.get("id") is None else str(step["id"]),
-        None if question is None else str(question),
-    )
 
 
 class SpeechService:
@@ -91,20 +74,22 @@ class SpeechService:
         self._capture: Capture | None = None
         self._capture_task: asyncio.Task[Any] | None = None
         self._dispatcher: asyncio.Task[Any] | None = None
-        self._context: tuple[str | None, str | None, str | None] = (None, None, None)
-        self._unsubscribe: Any = None
+        self._session_id: int | None = None
+        self._context: Context = (None, None)
+        self._screen = room.screen.claim("recording", owner=self.name)
+        self._captions = room.screen.claim("captions", owner=self.name)
+        self._status = room.status.claim("recording", owner=self.name)
         room.on(RecordingConsent, self.on_consent)
         room.on(StartRecording, self.on_start)
         room.on(StopRecording, self.on_stop)
         room.on(AccessGranted, self._on_granted)
-        room.on(PhaseChanged, self._on_phase)
+        room.on(StepChanged, self._on_step)
+        room.on(SessionEnded, self._on_session_ended)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Recover the spool, check the model, start transcribing what waits."""
-        self._context = screen_context(self.room.screen.get("session"))
-        self._unsubscribe = self.room.screen.subscribe(self._on_screen)
         self.transcriber.check_model()
         await asyncio.to_thread(self.spool_root.mkdir, parents=True, exist_ok=True)
         await self.transcriber.recover()
@@ -122,8 +107,6 @@ class SpeechService:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
         await self.transcriber.stop()
-        if self._unsubscribe:
-            self._unsubscribe()
 
     def _default_source(self) -> AudioSource:
         if self.settings.source == "alsa":
@@ -150,19 +133,25 @@ class SpeechService:
             self._publish()
             return self.view()
         await self._require_model()
-        session_id, _, _ = self._context
-        present = event.present or tuple(m["id"] for m in (self.room.screen.get("session") or {}).get("present", []))
-        self.consent = Consent(group=True, session_id=event.session_id or session_id, present=tuple(present))
+        session = self.room.find_service(SessionService)
+        present = event.present or (session.present_ids() if session else ())
+        self.consent = Consent(group=True, session_id=event.session_id or self._session_id, present=tuple(present))
         self.transcriber.want_worker = True
         self.transcriber.wake()
-        self.room.screen.set("captions", None)
+        self._captions.set(None)
         self._set("consent", message("members" if self.settings.require_member_consent else "consent"))
         return self.view()
 
-    async def _on_phase(self, event: PhaseChanged) -> None:
+    def _on_step(self, event: StepChanged) -> None:
+        """The session's step: what the transcript's next words are marked with."""
+        self._session_id = event.session_id
+        self._context = (event.step_id, event.question_id)
+
+    async def _on_session_ended(self, event: SessionEnded) -> None:
         """The session ended: stop recording (the group agreed to record this session only)."""
-        if event.phase in ("idle", "ended") and (self._capture is not None or self.state == "consent"):
-            await self.stop_recording(f"session {event.phase}")
+        self._session_id, self._context = None, (None, None)
+        if self._capture is not None or self.state == "consent":
+            await self.stop_recording("session ended")
 
     def _on_granted(self, event: AccessGranted) -> None:
         """A badge tap while consent is asked counts as that member agreeing."""
@@ -187,7 +176,7 @@ class SpeechService:
         """Start recording (after consent)."""
         return await self.start_recording(event.session_id)
 
-    async def start_recording(self, session_id: str | None = None) -> dict[str, Any]:
+    async def start_recording(self, session_id: int | None = None) -> dict[str, Any]:
         """Open the source and start capturing.
 
         Raises:
@@ -242,7 +231,7 @@ class SpeechService:
         self.consent = None
         self._capture_task = self.room.spawn(self._run_capture(self._capture), name=f"speech-capture-{rid}")
         self._set("recording", message("recording"))
-        self.room.status.set("recording", {"active": True})
+        self._status.set({"active": True})
         self.room.post(RecordingChanged(source="speech", active=True, recording_id=rid))
         log.info("recording %s started (%s)", rid, source.description)
         return self.view()
@@ -275,7 +264,7 @@ class SpeechService:
             await asyncio.gather(task, return_exceptions=True)
             self._capture = None
             self._set("error", message("disk", "the capture did not stop in time; spooled audio is kept"))
-            self.room.status.set("recording", {"active": False})
+            self._status.set({"active": False})
             self.room.post(RecordingChanged(source="speech", active=False, recording_id=capture.recording_id))
             self.room.spawn(self.transcriber.recover(), name="speech-recover")
 
@@ -284,7 +273,7 @@ class SpeechService:
         rid = capture.recording_id
         self._capture = None
         transcripts.set_state(self.room.db, rid, "finishing", now=self.room.clock.now(), error=result.detail or None)
-        self.room.status.set("recording", {"active": False})
+        self._status.set({"active": False})
         self.room.post(RecordingChanged(source="speech", active=False, recording_id=rid))
         log.info("recording %s stopped: %.1f s in %d chunks", rid, result.seconds, result.chunks)
         if result.error:
@@ -296,11 +285,8 @@ class SpeechService:
 
     # -- capture callbacks ----------------------------------------------------------------------------------
 
-    def _on_screen(self, snapshot: dict[str, Any]) -> None:
-        self._context = screen_context(snapshot.get("session"))
-
     def _step_context(self) -> Context:
-        return self._context[1], self._context[2]
+        return self._context
 
     def _on_chunk(self, rid: int, chunk: spool.SpooledChunk, samples: int) -> None:
         transcripts.add_chunk(self.room.db, rid, chunk.index, chunk.start, samples)
@@ -309,8 +295,7 @@ class SpeechService:
     # -- transcription callbacks ----------------------------------------------------------------------------
 
     def _chunk_done(self, job: transcripts.ChunkJob) -> None:
-        self.room.screen.set(
-            "captions",
+        self._captions.set(
             {
                 "recording_id": job.recording_id,
                 "segments": transcripts.latest_segments(self.room.db, job.recording_id, CAPTION_SEGMENTS),
@@ -322,7 +307,7 @@ class SpeechService:
         if self.state != "recording":
             self._set("error", message("no_model", detail))
 
-    def _recording_done(self, rid: int, session_id: str | None) -> None:
+    def _recording_done(self, rid: int, session_id: int | None) -> None:
         self.transcripts_ready.append(rid)
         self.room.post(TranscriptReady(source="speech", recording_id=rid, session_id=session_id))
         if self.recording_id == rid and self.state == "finishing":
@@ -360,7 +345,7 @@ class SpeechService:
         }
 
     def _publish(self) -> None:
-        self.room.screen.set("recording", self.view())
+        self._screen.set(self.view())
 
     def health(self) -> ComponentHealth:
         """``speech``: the model is usable and the worker alive (or not needed yet)."""

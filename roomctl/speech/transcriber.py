@@ -49,7 +49,7 @@ class Transcriber:
         spool_root: Path,
         *,
         on_chunk_done: Callable[[transcripts.ChunkJob], None],
-        on_recording_done: Callable[[int, str | None], None],
+        on_recording_done: Callable[[int, int | None], None],
         on_model_problem: Callable[[str], None],
     ) -> None:
         self.room = room
@@ -196,7 +196,8 @@ class Transcriber:
         if self.settings.retention_hours == 0:
             spool.remove_recording(self.spool_root, rid)
         log.info("recording %s: transcript complete", rid)
-        self._on_recording_done(rid, row["session_id"])
+        session = row["session_id"]
+        self._on_recording_done(rid, None if session is None else int(session))
         self.expire()
         return True
 

@@ -35,7 +35,7 @@ class ChunkJob:
 
 
 def create_recording(
-    db: sqlite_utils.Database, *, session_id: str | None, consent: str, model: str, language: str, now: datetime
+    db: sqlite_utils.Database, *, session_id: int | None, consent: str, model: str, language: str, now: datetime
 ) -> int:
     """A new recording in state ``recording``; returns its id."""
     with db.atomic():
@@ -231,7 +231,7 @@ def latest_segments(db: sqlite_utils.Database, recording_id: int, limit: int) ->
     return list(reversed(rows))
 
 
-def transcript(db: sqlite_utils.Database, session_id: str) -> dict[str, Any]:
+def transcript(db: sqlite_utils.Database, session_id: int) -> dict[str, Any]:
     """A session's transcript: its recordings, their segments in order, and the whole text.
 
     Raises:

@@ -17,6 +17,9 @@ from roomctl.errors import StorageError
 
 log = logging.getLogger(__name__)
 
+MAX_ID = 2**63 - 1
+"""The largest id SQLite can store (a signed 64-bit integer): larger ids in a request are refused, not looked up."""
+
 BUSY_TIMEOUT_MS = 5000
 """How long a connection waits for another writer before giving up."""
 

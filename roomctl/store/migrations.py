@@ -1,16 +1,15 @@
 """Named schema migrations, applied once each at start-up and recorded in ``_migrations``.
 
-Each capability owns its schema: it lists its migrations in a module of its own (for example
-``roomctl/booking/schema.py``) as ``MIGRATIONS: list[Migration]``, and that module is named in
-:data:`MIGRATION_MODULES`. Migrations run in that order, each in its own transaction together with the row
-that records it, so a crash leaves each migration either fully applied and recorded or not at all.
+The core's own migrations (tokens) come first; then each capability's, as its ``capability`` module exports
+them (``MIGRATIONS``), in the order of :data:`roomctl.runtime.CAPABILITIES`. Each runs in its own
+transaction together with the row that records it, so a crash leaves each migration either fully applied and
+recorded or not at all.
 
 A database that records a migration this code does not know was written by a newer roomctl and is refused.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,19 +20,6 @@ import sqlite_utils
 from roomctl.errors import DatabaseTooNewError
 
 log = logging.getLogger(__name__)
-
-MIGRATION_MODULES: tuple[str, ...] = (
-    "roomctl.store.schema",
-    "roomctl.booking.schema",
-    "roomctl.access.schema",
-    "roomctl.session.schema",
-    "roomctl.proposal.schema",
-    "roomctl.session.schema_content",
-    "roomctl.speech.schema",
-    "roomctl.facilities.schema",
-)
-"""Modules that define ``MIGRATIONS``, in the order their migrations apply."""
-
 
 @dataclass(frozen=True)
 class Migration:
@@ -50,9 +36,12 @@ class Migration:
 
 def all_migrations() -> list[Migration]:
     """Every migration the code knows, in the order they apply."""
-    found: list[Migration] = []
-    for module_name in MIGRATION_MODULES:
-        found.extend(importlib.import_module(module_name).MIGRATIONS)
+    from roomctl.runtime import CAPABILITIES  # the capability list imports the store: resolve it when asked
+    from roomctl.store import schema
+
+    found: list[Migration] = list(schema.MIGRATIONS)
+    for capability in CAPABILITIES:
+        found.extend(capability.MIGRATIONS)
     names = [m.name for m in found]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:

@@ -1,0 +1,51 @@
+"""The one WebSocket push loop: send a view on connect, again on every change, and now and then regardless.
+
+``/ws`` (the screen state) and ``/api/v1/facilities/ws`` (the site overview) both use :func:`push`. A change
+only sets a flag, so a slow client skips intermediate states and always gets the newest view; messages from
+the client are not used, but reading them is how the loop notices the client leaving while nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+log = logging.getLogger(__name__)
+
+Subscribe = Callable[[Callable[[], None]], Callable[[], None]]
+"""Registers a no-argument change callback; returns the function that unregisters it."""
+
+
+async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], Any], *, resend_seconds: float) -> None:
+    """Accept ``websocket`` and keep it up to date until the client leaves.
+
+    Args:
+        websocket: The connection (not yet accepted).
+        subscribe: Where changes are announced.
+        render: The JSON-able view to send (called on the loop, once per send).
+        resend_seconds: Without a change the view is sent again this often (keeps proxies and NATs open).
+    """
+    await websocket.accept()
+    changed = asyncio.Event()
+    unsubscribe = subscribe(changed.set)
+    receiver = asyncio.ensure_future(websocket.receive())
+    try:
+        while True:
+            changed.clear()
+            await websocket.send_json(render())
+            waiter = asyncio.ensure_future(changed.wait())
+            done, _ = await asyncio.wait({receiver, waiter}, timeout=resend_seconds, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if receiver in done:
+                if receiver.result()["type"] == "websocket.disconnect":
+                    break
+                receiver = asyncio.ensure_future(websocket.receive())
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        receiver.cancel()
+        unsubscribe()

@@ -2,6 +2,9 @@
 
 Every error roomctl raises on purpose derives from :class:`RoomctlError`. Each carries a message a person can
 act on; the API turns them into RFC 9457 problem documents and the CLI into one sentence and a non-zero exit.
+As in gpiozero, each leaf also derives from the builtin it means (a :class:`ValidationError` is a
+``ValueError``, a :class:`NotFoundError` a ``LookupError``), so code that knows nothing of roomctl can still
+catch it sensibly.
 """
 
 from __future__ import annotations
@@ -28,14 +31,14 @@ class RoomctlError(Exception):
         self.extra = extra
 
 
-class ConfigError(RoomctlError):
+class ConfigError(RoomctlError, ValueError):
     """The configuration is missing, unreadable or invalid."""
 
     slug = "config"
     title = "Invalid configuration"
 
 
-class StorageError(RoomctlError):
+class StorageError(RoomctlError, OSError):
     """The database cannot be opened or used."""
 
     slug = "storage"
@@ -49,7 +52,7 @@ class DatabaseTooNewError(StorageError):
     title = "Database is newer than this roomctl"
 
 
-class ValidationError(RoomctlError):
+class ValidationError(RoomctlError, ValueError):
     """Input is well-formed but not acceptable."""
 
     status = 422
@@ -57,7 +60,7 @@ class ValidationError(RoomctlError):
     title = "Invalid input"
 
 
-class NotFoundError(RoomctlError):
+class NotFoundError(RoomctlError, LookupError):
     """The thing asked for does not exist."""
 
     status = 404
@@ -65,7 +68,7 @@ class NotFoundError(RoomctlError):
     title = "Not found"
 
 
-class ConflictError(RoomctlError):
+class ConflictError(RoomctlError, ValueError):
     """The request clashes with the current state (a booking overlaps, a UID is enrolled twice)."""
 
     status = 409
@@ -73,7 +76,7 @@ class ConflictError(RoomctlError):
     title = "Conflict"
 
 
-class StateError(RoomctlError):
+class StateError(RoomctlError, RuntimeError):
     """The command does not fit the room's current state (next after the end, play with no clip)."""
 
     status = 409
@@ -81,7 +84,7 @@ class StateError(RoomctlError):
     title = "Not possible now"
 
 
-class AuthError(RoomctlError):
+class AuthError(RoomctlError, PermissionError):
     """No valid credentials were given."""
 
     status = 401
@@ -89,7 +92,7 @@ class AuthError(RoomctlError):
     title = "Authentication required"
 
 
-class ForbiddenError(RoomctlError):
+class ForbiddenError(RoomctlError, PermissionError):
     """The credentials are valid but do not allow this."""
 
     status = 403
@@ -97,7 +100,7 @@ class ForbiddenError(RoomctlError):
     title = "Not allowed"
 
 
-class RateLimitedError(RoomctlError):
+class RateLimitedError(RoomctlError, RuntimeError):
     """Too many attempts; try again later."""
 
     status = 429
@@ -105,7 +108,7 @@ class RateLimitedError(RoomctlError):
     title = "Too many attempts"
 
 
-class AdapterError(RoomctlError):
+class AdapterError(RoomctlError, OSError):
     """A hardware adapter or outside service failed (broker, reader, audio, model, LLM)."""
 
     status = 503

@@ -16,8 +16,10 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from roomctl.config import Settings, load_settings
+from roomctl.core.clock import Clock, RunningClock
 from roomctl.core.room import Room
 from roomctl.devices.broker import Broker
+from tests.clock_helpers import DEFAULT_INSTANT, INSTANTS
 
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 
@@ -53,6 +55,12 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(None, overrides)
 
     return make
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> RunningClock:
+    """The room's clock: running from a fixed instant (``midday`` unless parametrised, see clock_helpers)."""
+    return RunningClock(INSTANTS[getattr(request, "param", DEFAULT_INSTANT)])
 
 
 @pytest.fixture
@@ -102,13 +110,13 @@ def role_tokens(room: Room) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serving(settings: Settings, *, seed: bool = True) -> AsyncIterator[LiveRoom]:
-    """Serve a room with real uvicorn in this loop until the block ends."""
+async def serving(settings: Settings, *, seed: bool = True, clock: Clock | None = None) -> AsyncIterator[LiveRoom]:
+    """Serve a room with real uvicorn in this loop until the block ends (on ``clock``, default: midday)."""
     from roomctl.demo import seed as seed_demo
     from roomctl.runtime import build_room
     from roomctl.server import serve
 
-    room = build_room(settings)
+    room = build_room(settings, clock or RunningClock(INSTANTS[DEFAULT_INSTANT]))
     if seed:
         seed_demo(room)
     tokens = role_tokens(room)

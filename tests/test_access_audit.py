@@ -88,6 +88,7 @@ def test_the_audit_row_is_durable_when_the_process_dies_as_the_relay_moves(tmp_p
         import asyncio, os
         os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
         from roomctl.config import load_settings
+        from roomctl.access.service import AccessService
         from tests.access_helpers import room_sections, running_room, tap
         settings = load_settings(None, {{**room_sections(), "storage": {{"data_dir": {str(data)!r}}},
                                          "mqtt": {{"enabled": False}}}})

@@ -14,6 +14,7 @@ from roomctl.api.app import create_app, walk_routes
 from roomctl.api.roles import Role
 from roomctl.api.security import PublicMarker, RoleGuard, declared_access
 from roomctl.config import Settings
+from roomctl.core.clock import RunningClock
 from roomctl.runtime import build_room
 from tests.conftest import role_tokens
 
@@ -25,8 +26,8 @@ def _fill(path: str) -> str:
 
 
 @pytest.fixture
-def client_and_tokens(settings: Settings) -> Any:
-    room = build_room(settings)
+def client_and_tokens(settings: Settings, clock: RunningClock) -> Any:
+    room = build_room(settings, clock)
     app = create_app(room)
     with TestClient(app) as client:
         yield app, client, role_tokens(room)

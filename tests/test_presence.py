@@ -8,13 +8,14 @@ from gpiozero.pins.mock import MockFactory
 
 from roomctl.access.service import AccessService
 from roomctl.config import Settings
+from roomctl.core.clock import RunningClock
 from roomctl.devices.events import PresenceChanged
 from roomctl.runtime import build_room
 from tests.conftest import wait_for
 
 
-async def test_pir_motion_becomes_presence_events(settings: Settings, mock_pins: MockFactory) -> None:
-    room = build_room(settings)
+async def test_pir_motion_becomes_presence_events(settings: Settings, mock_pins: MockFactory, clock: RunningClock) -> None:
+    room = build_room(settings, clock)
     seen: list[bool] = []
     room.on(PresenceChanged, lambda event: seen.append(event.present))
     await room.start()

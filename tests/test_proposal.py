@@ -210,10 +210,10 @@ async def test_revoked_key_waits_for_a_new_key_without_resending(llm_settings, f
     assert KEY not in sent_text(fake.message_requests()[1].body)
 
 
-async def test_pending_request_survives_a_restart_and_is_sent_exactly_once(llm_settings, fake, monkeypatch) -> None:
+async def test_pending_request_survives_a_restart_and_is_sent_exactly_once(llm_settings, fake, monkeypatch, clock) -> None:
     settings = llm_settings()
     monkeypatch.delenv("ROOMCTL_ANTHROPIC_API_KEY")
-    room = build_room(settings)
+    room = build_room(settings, clock)
     async with running(room) as svc:
         request, _ = svc.ask(1, transcript=TRANSCRIPT)
     assert fake.message_requests() == []
@@ -221,10 +221,10 @@ async def test_pending_request_survives_a_restart_and_is_sent_exactly_once(llm_s
     # a crash while sending leaves 'sending' with no answer: resent once at the next start
     room.db.execute("update proposal_requests set state = 'sending' where id = ?", [request["id"]])
     room.db.conn.commit()
-    room2 = build_room(settings)
+    room2 = build_room(settings, clock)
     async with running(room2) as svc2:
         await wait_for(lambda: svc2.store.request(request["id"])["state"] == "done", timeout=10)
-    room3 = build_room(settings)
+    room3 = build_room(settings, clock)
     async with running(room3) as svc3:
         await wait_for(lambda: True)
         assert svc3.store.count_in_state("pending") == 0

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from roomctl.api.app import create_app
 from roomctl.api.tokens import create_token
 from roomctl.config import Settings
+from roomctl.core.clock import RunningClock
 from roomctl.proposal.redact import Redactor, name_variants
 from roomctl.proposal.service import ProposalService
 from tests.fake_anthropic import FakeAnthropic, Reply
@@ -29,11 +30,11 @@ def fake() -> Iterator[FakeAnthropic]:
 
 @pytest.fixture
 def app_client(
-    make_settings: Callable[..., Settings], fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+    make_settings: Callable[..., Settings], fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch, clock: RunningClock
 ) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], int]]:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setenv("ROOMCTL_ANTHROPIC_API_KEY", KEY)
-    room = build_room(make_settings(llm={"base_url": fake.base_url}))
+    room = build_room(make_settings(llm={"base_url": fake.base_url}), clock)
     group = seed_group(room)
     headers = {}
     for role in ("facilitator", "admin", "facilities", "kiosk"):

@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 
 from roomctl.api.app import create_app
 from roomctl.config import Settings
+from roomctl.core.clock import RunningClock
 from roomctl.demo import DEMO_MEMBERS, seed
 from roomctl.proposal.service import ProposalService
 from roomctl.runtime import build_room
+from tests.clock_helpers import INSTANTS, OPEN_AT, at_every_instant
 from tests.conftest import role_tokens
 from tests.media_helpers import base_manifest, write_package, zip_folder
 
@@ -50,8 +52,8 @@ class Api:
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[Api]:
-    room = build_room(settings)
+def api(settings: Settings, clock: RunningClock) -> Iterator[Api]:
+    room = build_room(settings, clock)
     seed(room)
     with TestClient(create_app(room)) as client:
         yield Api(client, role_tokens(room))
@@ -167,13 +169,21 @@ def test_admin_edits_kader_questions_and_the_screen_follows(api: Api) -> None:
     assert reset[0]["nl"] == "Wat is de situatie precies?"
 
 
-def test_extend_and_end_move_the_booking_too(api: Api) -> None:
+@at_every_instant
+def test_extend_and_end_move_the_booking_too(api: Api, clock: RunningClock) -> None:
     api.tap()
     booking_id, end_before = api.room.db.execute("select id, end_utc from bookings").fetchone()
-    view = api.command("extend", minutes=5).json()
-    assert view["plan"][0]["minutes"] == 10
+    instant = next(name for name, at in INSTANTS.items() if abs((clock.now() - at).total_seconds()) < 600)
+    extended = api.command("extend", minutes=5)
     end_after = api.room.db.execute("select end_utc from bookings where id = ?", [booking_id]).fetchone()[0]
-    assert end_after > end_before
+    if OPEN_AT[instant]:
+        assert extended.json()["plan"][0]["minutes"] == 10
+        assert end_after > end_before
+    else:
+        body = problem(extended, 409)
+        assert "closes" in body["detail"] or "open" in body["detail"], body
+        assert end_after == end_before, "a refused extension changes nothing"
+        assert api.call("GET", "/api/v1/session").json()["plan"][0]["minutes"] == 5
     problem(api.command("extend", minutes=0), 422)
     api.command("end")
     status = api.room.db.execute("select status from bookings where id = ?", [booking_id]).fetchone()[0]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from roomctl.api.app import create_app
 from roomctl.config import Settings
+from roomctl.core.clock import RunningClock
 from roomctl.runtime import build_room
 from roomctl.speech.models import model_dir
 from tests.conftest import role_tokens
@@ -22,13 +23,15 @@ BASE = "/api/v1/session/recording"
 
 
 @pytest.fixture
-def client(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Any]]:
+def client(
+    make_settings: Callable[..., Settings], tmp_path: Path, clock: RunningClock
+) -> Iterator[tuple[TestClient, dict[str, str], Any]]:
     wav = synthesise(ENGLISH_TEXT[0], tmp_path / "one.wav", ENGLISH_VOICE)
     settings = make_settings(
         speech={"model": "tiny.en", "language": "en", "simulated_files": [str(wav)], "chunk_seconds": 10}
     )
     installed_model("tiny.en", model_dir(settings))
-    room = build_room(settings)
+    room = build_room(settings, clock)
     with TestClient(create_app(room)) as test_client:
         yield test_client, role_tokens(room), room
 

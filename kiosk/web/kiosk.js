@@ -1,7 +1,7 @@
 // The projector page (1920x1080, read from the back of the room): idle, arrival, the steps, live captions,
 // the proposal as it is written, validation and wrap-up. Follows the screen state over /ws and reconnects by
 // itself; needs no internet. The kiosk player draws clips over this page with libvlc.
-import { clock, countdown, day, followScreen, h, lang, remainingSeconds, t, timerMood } from "/static/common.js";
+import { clock, countdown, day, followScreen, h, lang, remainingSeconds, roomNow, t, timerMood } from "/static/common.js";
 
 const TICK_MS = 1000;
 const CAPTION_LINES = 2;
@@ -60,16 +60,16 @@ function top(session) {
   const room = state.room || {};
   return h("header", { class: "top" },
     h("span", { class: "room-name" }, room.name || "roomctl"),
-    session ? h("span", { class: "group" }, session.group || "") : h("span", { class: "date" }, day(new Date().toISOString())),
-    h("span", { class: "clock", "data-testid": "clock" }, clock(new Date().toISOString())));
+    session ? h("span", { class: "group" }, session.group || "") : h("span", { class: "date" }, day(new Date(roomNow()).toISOString())),
+    h("span", { class: "clock", "data-testid": "clock" }, clock(new Date(roomNow()).toISOString())));
 }
 
 function pairingCard(always) {
   const p = state.pairing;
   if (!p || !p.pin) return null;
-  const asked = p.show_until && new Date(p.show_until) > Date.now();
+  const asked = p.show_until && new Date(p.show_until) > roomNow();
   if (!always && !asked) return null;
-  const locked = p.locked_until && new Date(p.locked_until) > Date.now();
+  const locked = p.locked_until && new Date(p.locked_until) > roomNow();
   return h("aside", { class: "pairing", "data-testid": "pairing" },
     h("span", { class: "label" }, t(locked ? TEXT.pairLocked : TEXT.pair)),
     locked ? null : h("span", { class: "pin", "data-testid": "pairing-pin" }, `${p.pin.slice(0, 3)} ${p.pin.slice(3)}`));

@@ -41,6 +41,14 @@ async def screen_state(
     room: Room = Depends(get_room_ws),
     _principal: Any = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
 ) -> None:
-    """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``)."""
-    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), room.screen.snapshot,
+    """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``).
+
+    Each message also carries ``now``, the room's clock, so pages count down from the room's time rather
+    than from the device's own clock (a tablet's clock may be off).
+    """
+
+    def render() -> dict[str, Any]:
+        return {**room.screen.snapshot(), "now": room.clock.now().isoformat()}
+
+    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), render,
                resend_seconds=WS_PING_SECONDS)  # fmt: skip

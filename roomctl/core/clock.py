@@ -58,3 +58,25 @@ class ManualClock:
         delta = (instant.astimezone(UTC) - self._now).total_seconds()
         self._now = instant.astimezone(UTC)
         self._mono += max(delta, 0.0)
+
+
+class RunningClock:
+    """A clock that runs at the machine's speed from a chosen instant (tests, replays, a demo at another hour).
+
+    ``now()`` is ``start`` plus the monotonic time since the clock was made, so timers and waits behave as on
+    the system clock while the time of day is the one chosen.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("RunningClock needs a timezone-aware start")
+        self._start = start.astimezone(UTC)
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        """``start`` plus the time elapsed since, UTC."""
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)
+
+    def monotonic(self) -> float:
+        """Seconds from :func:`time.monotonic`."""
+        return time.monotonic()

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from roomctl.core.clock import Clock
+from roomctl.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ SENSOR_KINDS = ("co2", "temperature", "humidity")
 Listener = Callable[[], None]
 
 
-class JunkPayloadError(ValueError):
+class JunkPayloadError(ValidationError):
     """A message on a room topic that is not what a roomctl publishes there."""
 
 

@@ -14,6 +14,8 @@ import jsonschema
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from roomctl.errors import ValidationError
+
 TOOL_NAME = "write_proposal"
 
 MAX_TEXT = 4000
@@ -26,7 +28,7 @@ TEXT_FIELDS = ("title", "situation_summary", "problem")
 FIELDS = TEXT_FIELDS + LIST_FIELDS
 
 
-class MalformedProposalError(ValueError):
+class MalformedProposalError(ValidationError):
     """The model's answer does not fit the proposal form."""
 
 

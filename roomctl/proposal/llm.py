@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import anthropic
 
+from roomctl.errors import AdapterError
 from roomctl.proposal.content import TOOL_NAME, MalformedProposalError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
-class LlmCallError(Exception):
+class LlmCallError(AdapterError):
     """A call that did not produce an answer.
 
     Attributes:
@@ -63,7 +64,6 @@ class LlmCallError(Exception):
     ) -> None:
         super().__init__(detail)
         self.kind = kind
-        self.detail = detail
         self.retry_after = retry_after
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens

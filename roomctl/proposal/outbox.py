@@ -79,7 +79,7 @@ class Outbox:
         self.room = room
         self.store = store
         self.settings = room.settings.llm
-        self.screen = room.screen.claim(screen.PART, owner="proposal")
+        self.part = room.screen.claim(screen.PART, owner="proposal")
         self.key_reader = key_reader
         self.client_factory = client_factory or self._default_client
         self.backoff_base = BACKOFF_BASE_SECONDS
@@ -167,7 +167,7 @@ class Outbox:
 
     def _show(self, request_id: int, state: str, key: str, detail: str = "", **extra: Any) -> None:
         row = self.store.raw_request(request_id)
-        self.screen.set(
+        self.part.set(
             {
                 "state": state,
                 "session_id": row["session_id"],
@@ -196,8 +196,8 @@ class Outbox:
         self.store.update_request(request_id, state="sending", attempts=attempts, sent_at=now.isoformat())
         base = {"state": "writing", "session_id": row["session_id"], "request_id": request_id,
                 "message": screen.message("writing")}
-        self.screen.set({**base, "draft": {}})
-        publisher = screen.DraftPublisher(self.room, self.screen, base, self.settings.screen_throttle_seconds)
+        self.part.set({**base, "draft": {}})
+        publisher = screen.DraftPublisher(self.room, self.part, base, self.settings.screen_throttle_seconds)
         client = self._clients.get(tag)
         if client is None:
             client = self._clients[tag] = self.client_factory(key)

@@ -54,7 +54,7 @@ class ProposalService:
 
     def proposal_on_screen(self) -> int | None:
         """The id of the proposal the kiosk and the tablet show now, if any."""
-        shown: dict[str, Any] = self.outbox.screen.get() or {}
+        shown: dict[str, Any] = self.outbox.part.get() or {}
         proposal_id = shown.get("proposal_id")
         return proposal_id if isinstance(proposal_id, int) else None
 
@@ -164,7 +164,7 @@ class ProposalService:
         log.info("proposal request %d stored (%s, session %d, %d redactions)", request_id, kind, session_id,
                  redactions)
         state = "revising" if kind == "revise" else "waiting"
-        self.outbox.screen.set(
+        self.outbox.part.set(
             {"state": state, "session_id": session_id, "request_id": request_id, "proposal_id": None,
              "message": screen.message("revising" if kind == "revise" else "queued")},
         )
@@ -177,7 +177,7 @@ class ProposalService:
 
     def _done(self, request_id: int, proposal_id: int) -> None:
         proposal = self.store.proposal(proposal_id)
-        self.outbox.screen.set(
+        self.outbox.part.set(
             {"state": "ready", "session_id": proposal["session_id"], "request_id": request_id,
              "proposal_id": proposal_id, "version": proposal["version"], "message": screen.message("ready"),
              "draft": proposal["content"]},
@@ -228,7 +228,7 @@ class ProposalService:
         else:
             status = "accepted" if verdict == "accept" else "rejected"
             self.store.update_proposal(proposal_id, status=status, remarks=remarks.strip() or None, decided_at=now)
-            self.outbox.screen.set(
+            self.outbox.part.set(
                 {"state": status, "session_id": proposal["session_id"], "request_id": proposal["request_id"],
                  "proposal_id": proposal_id, "version": proposal["version"], "message": screen.message(status),
                  "draft": proposal["content"]},

@@ -6,6 +6,13 @@ const LANG_KEY = "roomctl.lang";
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
 
+let roomClockOffsetMs = 0;
+
+/** The room's time now (ms since the epoch): this device's clock corrected by the room's last `now`. */
+export function roomNow() {
+  return Date.now() + roomClockOffsetMs;
+}
+
 /** The page's token: from the URL fragment (#token=...) once, then from localStorage. */
 export function token() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -80,7 +87,11 @@ export function followScreen(onState, onLink = () => {}) {
       delay = RECONNECT_MIN_MS;
       onLink(true);
     };
-    socket.onmessage = (message) => onState(JSON.parse(message.data));
+    socket.onmessage = (message) => {
+      const state = JSON.parse(message.data);
+      if (state.now) roomClockOffsetMs = Date.parse(state.now) - Date.now();
+      onState(state);
+    };
     socket.onclose = () => {
       if (stopped) return;
       onLink(false);
@@ -100,7 +111,7 @@ export function followScreen(onState, onLink = () => {}) {
 export function remainingSeconds(session) {
   if (!session) return 0;
   if (session.paused || !session.ends_at) return session.remaining_seconds;
-  return (new Date(session.ends_at) - Date.now()) / 1000;
+  return (new Date(session.ends_at) - roomNow()) / 1000;
 }
 
 /** "warning" in the last minute of a step, "overtime" after its planned end, else "". */

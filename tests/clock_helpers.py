@@ -34,7 +34,7 @@ OPEN_AT: dict[str, bool] = {
     "dst_spring": True,
     "dst_autumn": True,
 }
-"""Whether the room (open 07:00–22:00 every day by default) is open at and just after each instant."""
+"""Whether the room (open 07:00-22:00 every day by default) is open at and just after each instant."""
 
 at_every_instant = pytest.mark.parametrize("clock", list(INSTANTS), indirect=True)
 """Run a test that takes the ``clock`` fixture once at every instant of :data:`INSTANTS`."""

@@ -40,7 +40,7 @@ def test_a_tap_on_a_free_room_starts_a_walk_in_for_the_members_one_group(make_se
         assert _at(walk_in["start"]) == api.clock.now().replace(microsecond=0) and _at(walk_in["end"]) == local(2027, 2, 1, 9)
         assert _relay(api) == 1
         assert api.room.screen.get("booking")["current"]["id"] == walk_in["id"]
-        assert api.room.status.get("occupancy") == {"booked": True}
+        assert api.room.status.get("occupancy") == {"booked": True, "until": walk_in["end"]}
 
         # group B is booked at 09:20: at 09:00 nobody may walk in (a booking follows within 30 minutes)
         booked = api.post("/api/v1/bookings", {"group_id": api.people.groups["B"], "start": local(2027, 2, 1, 9, 20).isoformat(),

@@ -12,7 +12,10 @@ earlier decision without a new one, and a reader that saw too many denied taps i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
@@ -20,7 +23,7 @@ from prometheus_client import Counter
 
 from roomctl.access.alarms import AlarmBoard, AlarmKind
 from roomctl.access.audit import AuditLog, load_key
-from roomctl.access.decisions import Decision, Reason, decide
+from roomctl.access.decisions import Decision, Reason, decide, is_master
 from roomctl.access.door import Door, Signal
 from roomctl.access.events import (
     AccessGranted,
@@ -37,6 +40,8 @@ from roomctl.access.gpio import make_pin_factory
 from roomctl.access.guard import HoldFilter, Lockout
 from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
+from roomctl.access.secure.credentials import NTAG424, SECURE, UID, SecureBadges
+from roomctl.access.secure.verify import CardProof, CardVerifier
 from roomctl.booking.repository import BookingRepository, normalize_uid
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
@@ -49,6 +54,8 @@ HOUSEKEEPING_SECONDS = 30.0
 """How often the booked-soon colour is checked."""
 RETENTION_EVERY_SECONDS = 3600.0
 """How often expired audit entries are deleted."""
+REMEMBERED_PROOFS = 32
+"""Card proofs whose decision is kept to answer the reader's repeats of a held card."""
 DOOR = "door"
 """The subject of door alarms (one door per room)."""
 
@@ -63,12 +70,16 @@ class AccessService:
         self.settings = room.settings
         self.repo = BookingRepository(room.db)
         self.audit = AuditLog(room.db, load_key(room.settings.storage.data_dir))
+        self.secure_badges = SecureBadges(room.db)
+        self.verifier = CardVerifier.from_secret()
         self.factory = make_pin_factory(room.settings.gpio)
         self.door: Door | None = None
         self.reader: Reader | None = None
         self.presence: PresenceSensor | None = None
         door = room.settings.door
         self.hold: HoldFilter[Decision] = HoldFilter()
+        self._proofs: OrderedDict[int, tuple[CardProof, Decision]] = OrderedDict()
+        """Decisions on recent card proofs: a reader repeats a held card's proof, which is one presentation."""
         self.lockout = Lockout(door.lockout_denied_taps, door.lockout_window_seconds, door.lockout_seconds)
         self.alarms = AlarmBoard(self.audit, room.clock, self._publish_alarms)
         self._opening = 0
@@ -109,10 +120,10 @@ class AccessService:
         if isinstance(self.factory, MockFactory) and gpio.door_contact is not None:
             self.factory.pin(gpio.door_contact).drive_low()  # the simulated door starts shut
         self.audit.set_retention(self.settings.door.audit_retention_days)
-        self.reader = make_reader(self.settings, bus=self.room.services.get("mqtt"))
+        self.reader = make_reader(self.settings, bus=self.room.services.get("mqtt"), card_check=self.verifier)
         reader = self.reader
         reader.start(
-            lambda uid: self.room.post(Tap(source=reader.kind, uid=uid, reader=reader.name)),
+            lambda uid, proof=None: self.room.post(Tap(source=reader.kind, uid=uid, reader=reader.name, proof=proof)),
             lambda online, detail: self.room.post(
                 ReaderStatusChanged(source=reader.kind, reader=reader.name, online=online, detail=detail)
             ),
@@ -163,11 +174,18 @@ class AccessService:
             uid = None
         key = uid or raw[:80]
         earlier = self.hold.repeat_of(tap.reader, key, mono)
+        if earlier is None and tap.proof is not None and id(tap.proof) in self._proofs:
+            proof, earlier = self._proofs[id(tap.proof)]
+            earlier = earlier if proof is tap.proof else None
         if earlier is not None:
             log.debug("card still held at %s: no new decision", tap.reader)
             return earlier
         decision = self._decide(tap, uid, mono)
         self.hold.remember(tap.reader, key, mono, decision)
+        if tap.proof is not None:
+            self._proofs[id(tap.proof)] = (tap.proof, decision)
+            while len(self._proofs) > REMEMBERED_PROOFS:
+                self._proofs.popitem(last=False)
         return decision
 
     def _decide(self, tap: Tap, uid: str | None, mono: float) -> Decision:
@@ -190,16 +208,61 @@ class AccessService:
         if booking is not None and (enrolled := booking.enrol_by_tap(uid, now)) is not None:
             self._record(tap, uid, Decision(False, Reason.ENROLMENT, enrolled), None)
             return Decision(False, Reason.ENROLMENT, enrolled)
+        credential, refusal = self._credential(tap, uid, now)
+        if refusal is not None:
+            return self._refuse_credential(tap, uid, mono, credential, refusal)
         decision = decide(self.repo, self.settings, uid, now)
         if decision.reason is Reason.OUTSIDE_WINDOW and booking is not None and decision.member is not None:
             walk_in = booking.walk_in(decision.member, now)
             decision = Decision(True, Reason.WALK_IN, decision.member, walk_in) if walk_in else decision
+        decision = dataclasses.replace(decision, credential=credential)
         if not decision.granted:
             self._record(tap, uid, decision, {"booking_id": decision.booking.id} if decision.booking else None)
             log.info("tap at %s denied: %s", tap.reader, decision.reason.value)
             self._denied(tap.reader, mono)
             return decision
         self._grant(tap, uid, decision)
+        return decision
+
+    # -- secure badges --------------------------------------------------------------------------------------
+
+    def _credential(self, tap: Tap, uid: str, now: datetime) -> tuple[str, Reason | None]:
+        """The credential this tap presents (``uid`` or ``secure``) and, if it must be refused for it, why.
+
+        An NTAG 424 badge must come with a verified proof whose counter is above the last one seen; any other
+        badge is a plain UID, refused when the room requires secure badges (master badges too).
+        """
+        proof = tap.proof if isinstance(tap.proof, CardProof) else None
+        if self.secure_badges.credential(uid) == NTAG424:
+            if proof is None:
+                return UID, Reason.INSECURE_READER
+            if not proof.verified or proof.counter is None:
+                try:
+                    return UID, Reason(proof.outcome)
+                except ValueError:
+                    return UID, Reason.CARD_GARBAGE
+            if not self.secure_badges.accept_counter(uid, proof.counter, now):
+                return SECURE, Reason.REPLAY
+            return SECURE, None
+        if self.settings.door.require_secure_badges and (
+            is_master(self.settings, uid) or self.repo.badge_owner(uid)[0] is not None
+        ):
+            return UID, Reason.BADGE_NOT_SECURE
+        return UID, None
+
+    def _refuse_credential(self, tap: Tap, uid: str, mono: float, credential: str, reason: Reason) -> Decision:
+        member, _ = self.repo.badge_owner(uid)
+        decision = Decision(False, reason, member, credential=credential)
+        proof = tap.proof if isinstance(tap.proof, CardProof) else None
+        detail: dict[str, Any] = {"master": True} if is_master(self.settings, uid) else {}
+        if proof is not None:
+            detail.update({"card": proof.outcome, "round_trips": proof.round_trips, "why": proof.detail[:200]})
+            if reason is Reason.REPLAY:
+                detail["counter"] = proof.counter
+                detail["last_counter"] = self.secure_badges.last_counter(uid)
+        self._record(tap, uid, decision, detail or None)
+        log.warning("tap at %s refused: %s", tap.reader, reason.value)
+        self._denied(tap.reader, mono, Signal.NOT_SECURE if reason is Reason.BADGE_NOT_SECURE else Signal.DENIED)
         return decision
 
     def _grant(self, tap: Tap, uid: str, decision: Decision) -> None:
@@ -243,11 +306,12 @@ class AccessService:
             decision="granted" if decision.granted else "denied",
             reason=decision.reason.value,
             detail=detail,
+            credential=decision.credential,
         )
         self._taps.labels("granted" if decision.granted else "denied", decision.reason.value).inc()
 
-    def _denied(self, reader: str, mono: float) -> None:
-        self._signal(Signal.DENIED)
+    def _denied(self, reader: str, mono: float, signal: Signal = Signal.DENIED) -> None:
+        self._signal(signal)
         if self.lockout.denied(reader, mono):
             door = self.settings.door
             self.alarms.raise_alarm(

@@ -40,6 +40,8 @@ NDEF_APPLICATION = bytes.fromhex("D2760000850101")
 NDEF_FILE = 0x02
 """The NDEF file, whose secure dynamic messaging (SDM) read counter the door reads."""
 ISO_OK = b"\x90\x00"
+ISO_ERROR_SW1 = (0x62, 0x6F)
+"""ISO 7816-4 warning and error status words (e.g. 6A82 file or application not found)."""
 NATIVE_CLA = 0x90
 NATIVE_SW1 = 0x91
 OPERATION_OK = 0x00
@@ -154,8 +156,11 @@ class Ntag424:
         """
         apdu = bytes([0x00, 0xA4, 0x04, 0x0C, len(NDEF_APPLICATION), *NDEF_APPLICATION, 0x00])
         answer = self._exchange(apdu, 2)
-        if answer[-2:] != ISO_OK:
+        if answer[-2:] == ISO_OK:
+            return
+        if ISO_ERROR_SW1[0] <= answer[-2] <= ISO_ERROR_SW1[1]:
             raise NotNtag424(f"the card has no NTAG 424 DNA application (SELECT answered {answer[-2:].hex()})")
+        raise CardError(f"SELECT answered {answer.hex()[:40]}, not an ISO 7816 status word")
 
     def get_version(self) -> Version:
         """GetVersion: hardware, software and production information in three frames."""

@@ -64,7 +64,8 @@ class CardVerifier:
 
     def __init__(self, keys: BadgeKeys | ConfigError, random: Random = os.urandom) -> None:
         self._keys = keys
-        self._random = random
+        self.random = random
+        """Source of RndA (tests pin it to stage a replay)."""
 
     @classmethod
     def from_secret(cls) -> CardVerifier:
@@ -89,7 +90,7 @@ class CardVerifier:
         keys = self._keys
         if not isinstance(keys, BadgeKeys):
             return CardProof(getattr(keys, "reason", "master_key_missing"), detail=keys.detail)
-        card = Ntag424(transceive, self._random)
+        card = Ntag424(transceive, self.random)
         try:
             counter = authenticate_at_door(card, target.uid, keys)
         except CardError as exc:

@@ -235,6 +235,14 @@ class Pn532Reader(PollingReader):
 
         return cls(name, open_bus, driver, close_transport=lambda bus: bus.deinit(), **options)
 
+    def open_device(self) -> Any:
+        """Open the chip outside the polling thread (provisioning); close with :meth:`close_device`."""
+        return self._open()
+
+    def close_device(self, handle: Any) -> None:
+        """Release what :meth:`open_device` opened."""
+        self._close(handle)
+
     def _open(self) -> Any:
         transport = self._open_transport()
         try:

@@ -62,6 +62,49 @@ async def get_audit_csv(room: Room = Depends(get_room), since: datetime | None =
     )
 
 
+class ProvisionIn(BaseModel):
+    """Provision by tap."""
+
+    force: bool = Field(False, description="provision a card that is already this room's secure badge again")
+
+
+@router.get("/door/badges", dependencies=[allow(Role.ADMIN)])
+async def get_badges(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Secure badges: the policy, whether a master key is loaded, who still carries a plain badge. Admin only."""
+    service: AccessService = room.service("access")
+    return {
+        "require_secure_badges": room.settings.door.require_secure_badges,
+        "master_key": "ready" if service.verifier.ready else service.verifier.problem,
+        "reader_can_provision": service.reader is not None and service.reader.kind == "pn532",
+        "plain_members": service.secure_badges.members_with_plain_badges(),
+        "secure": service.secure_badges.active_secure_uids(),
+    }
+
+
+@router.post("/members/{member_id}/badges/provision-by-tap", status_code=202, dependencies=[allow(Role.ADMIN)])
+async def arm_provisioning(member_id: int, body: ProvisionIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+    """The next card laid on the door's PN532 becomes this member's secure badge (the door stays shut). Admin only.
+
+    Read the outcome with ``GET /api/v1/door/provisioning``.
+    """
+    service: AccessService = room.service("access")
+    return service.arm_provisioning(member_id, force=body.force)
+
+
+@router.get("/door/provisioning", dependencies=[allow(Role.ADMIN)])
+async def provisioning_status(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Whether the reader waits for a card to provision, and the last outcome. Admin only."""
+    service: AccessService = room.service("access")
+    return service.provisioning_status()
+
+
+@router.delete("/door/provisioning", dependencies=[allow(Role.ADMIN)])
+async def cancel_provisioning(room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Stop waiting for a card to provision. Admin only."""
+    service: AccessService = room.service("access")
+    return service.disarm_provisioning()
+
+
 @router.get("/alarms", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])
 async def get_alarms(room: Room = Depends(get_room)) -> list[dict[str, Any]]:
     """The door's alarms: active ones first, then recently cleared ones (``{id, kind, since, active, detail}``)."""

@@ -77,5 +77,12 @@ class LockoutEnded(Event):
 
 
 @dataclass(frozen=True)
+class ProvisioningTimeout(Event):
+    """Timer: provision-by-tap request ``serial`` waited long enough."""
+
+    serial: int = 0
+
+
+@dataclass(frozen=True)
 class AccessHousekeeping(Event):
     """Timer: audit retention and the LED's booked-soon colour."""

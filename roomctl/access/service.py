@@ -33,6 +33,7 @@ from roomctl.access.events import (
     ExitPressed,
     HeldOpenCheck,
     LockoutEnded,
+    ProvisioningTimeout,
     ReaderStatusChanged,
     Tap,
 )
@@ -41,12 +42,13 @@ from roomctl.access.guard import HoldFilter, Lockout
 from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
 from roomctl.access.secure.credentials import NTAG424, SECURE, UID, SecureBadges
-from roomctl.access.secure.verify import CardProof, CardVerifier
+from roomctl.access.secure.keys import KEY_VERSION
+from roomctl.access.secure.verify import PROVISIONED, CardProof, CardVerifier
 from roomctl.booking.repository import BookingRepository, normalize_uid
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.devices.events import PresenceChanged
-from roomctl.errors import ValidationError
+from roomctl.errors import RoomctlError, StateError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class AccessService:
         room.on(LockoutEnded, self._on_lockout_ended)
         room.on(ReaderStatusChanged, self._on_reader_status)
         room.on(AccessHousekeeping, lambda event: self.housekeeping())
+        room.on(ProvisioningTimeout, self._on_provisioning_timeout)
         self._listen_for_recording()
         self._publish_alarms(self.alarms.part())
 
@@ -204,6 +207,8 @@ class AccessService:
             log.warning("malformed UID (length %s) from reader %s rejected", length, tap.reader)
             self._denied(tap.reader, mono)
             return decision
+        if tap.proof is not None and tap.proof.provisioning is not None:
+            return self._provisioned(tap, uid, tap.proof, now)
         booking: Any = self.room.services.get("booking")  # enrol-by-tap and walk-ins: roomctl.booking.capability
         if booking is not None and (enrolled := booking.enrol_by_tap(uid, now)) is not None:
             self._record(tap, uid, Decision(False, Reason.ENROLMENT, enrolled), None)
@@ -263,6 +268,85 @@ class AccessService:
         self._record(tap, uid, decision, detail or None)
         log.warning("tap at %s refused: %s", tap.reader, reason.value)
         self._denied(tap.reader, mono, Signal.NOT_SECURE if reason is Reason.BADGE_NOT_SECURE else Signal.DENIED)
+        return decision
+
+    # -- provision by tap (the admin page) -------------------------------------------------------------------
+
+    def arm_provisioning(self, member_id: int, *, force: bool = False) -> dict[str, Any]:
+        """Arm the PN532: the next card laid on it becomes ``member_id``'s secure badge (the door stays shut).
+
+        Raises:
+            NotFoundError: No such member.
+            StateError: No master key, or the reader cannot authenticate cards.
+        """
+        self.repo.member(member_id)
+        if self.reader is None or self.reader.kind != "pn532":
+            kind = self.settings.reader.kind
+            raise StateError(f'secure badges are provisioned on a PN532 at the door; this room\'s reader is "{kind}"')
+        if self.verifier.problem:
+            raise StateError(self.verifier.problem)
+        masters = {u.upper().replace(":", "").replace("-", "") for u in self.settings.door.master_badges}
+        refused = self.secure_badges.refused_for(member_id, force=force, master_badges=masters)
+        request = self.verifier.provisioning.arm(member_id, force, refused)
+        seconds = self.settings.booking.enrol_wait_seconds
+        self.room.post_later(seconds, ProvisioningTimeout(source="access", serial=request.serial))
+        log.info("provision by tap armed for member %d (%d s)", member_id, seconds)
+        return self.provisioning_status()
+
+    def disarm_provisioning(self) -> dict[str, Any]:
+        """Stop waiting for a card."""
+        self.verifier.provisioning.disarm()
+        return self.provisioning_status()
+
+    def provisioning_status(self) -> dict[str, Any]:
+        """``{armed, member_id, outcome}`` for the admin page."""
+        armed = self.verifier.provisioning.armed
+        return {
+            "armed": armed is not None,
+            "member_id": armed.member_id if armed else None,
+            "force": armed.force if armed else None,
+            "outcome": self.verifier.provisioning.outcome,
+        }
+
+    def _on_provisioning_timeout(self, event: ProvisioningTimeout) -> None:
+        request = self.verifier.provisioning.disarm(event.serial)
+        if request is not None:
+            self.verifier.provisioning.outcome = {
+                "status": "timeout", "member_id": request.member_id, "detail": "no card was laid on the reader in time"
+            }
+
+    def _provisioned(self, tap: Tap, uid: str, proof: CardProof, now: datetime) -> Decision:
+        """Enrol what the reader provisioned (or record why not); the door stays shut."""
+        request = proof.provisioning
+        member_id: int = request.member_id
+        outcome: dict[str, Any] = {"member_id": member_id, "uid": uid, "at": now.isoformat()}
+        member = None
+        if proof.outcome == PROVISIONED and proof.counter is not None:
+            try:
+                member = self.repo.member(member_id)
+                self.repo.enroll_badge(member_id, uid, now=now)  # booking's badges: enrolment
+            except RoomctlError as exc:
+                outcome.update(status="refused", detail=f"the card was provisioned but not enrolled: {exc.detail}")
+            else:
+                outcome.update(status="enrolled", secure=True)
+            self.secure_badges.record(uid, counter=proof.counter, key_version=KEY_VERSION, now=now)
+        else:
+            outcome.update(status="refused", detail=proof.detail)
+        self.verifier.provisioning.outcome = outcome
+        self.audit.append(
+            now,
+            "badge",
+            reader=tap.reader,
+            uid=uid,
+            member_id=member_id,
+            decision="provisioned" if outcome["status"] == "enrolled" else "refused",
+            reason="provisioned" if outcome["status"] == "enrolled" else proof.outcome,
+            credential=SECURE if proof.outcome == PROVISIONED else None,
+            detail={"round_trips": proof.round_trips, **({"why": outcome["detail"][:200]} if "detail" in outcome else {})},
+        )
+        log.info("provision by tap for member %d: %s", member_id, outcome["status"])
+        decision = Decision(False, Reason.ENROLMENT, member, credential=SECURE if member else UID)
+        self._record(tap, uid, decision, {"provisioning": outcome["status"]})
         return decision
 
     def _grant(self, tap: Tap, uid: str, decision: Decision) -> None:

@@ -243,3 +243,22 @@ class Ntag424:
             return
         data = bytes(n ^ o for n, o in zip(new_key, old_key, strict=True)) + bytes([version]) + crc32_nk(new_key)
         self._full(channel, CMD_CHANGE_KEY, bytes([key_no]), data)
+
+
+PROBE_BYTES = 2
+"""How much of the NDEF file the door's counted read asks for (the NLEN field)."""
+
+
+def door_exchange(card: Ntag424, key_no: int, key: bytes) -> int:
+    """The door's exchange; returns the card's SDM read counter after this tap's counted read.
+
+    SELECT; ReadData of the NDEF file outside a session (the card counts it); AuthenticateEV2First with
+    ``key``; GetFileCounters in CommMode.Full. Five APDUs.
+
+    Raises:
+        CardError: Any way the card fails.
+    """
+    card.select_application()
+    card.read_data(NDEF_FILE, 0, PROBE_BYTES)
+    channel = card.authenticate(key_no, key)
+    return card.get_file_counters(channel)

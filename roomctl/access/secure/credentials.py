@@ -57,6 +57,31 @@ class SecureBadges:
         row = self.db.execute("select last_counter from secure_badges where uid = ?", [uid]).fetchone()
         return int(row[0]) if row else None
 
+    def refused_for(self, member_id: int, *, force: bool, master_badges: set[str]) -> dict[str, str]:
+        """Badges that provisioning for ``member_id`` must not take, and why.
+
+        Reads booking's ``badges`` table (who owns which badge); with :meth:`members_with_plain_badges` the only
+        place access reads it directly.
+        """
+        refused = {uid: "a master badge; provision it with `roomctl badge provision --master`" for uid in master_badges}
+        rows = self.db.query(
+            "select b.uid, b.member_id, s.uid is not null as secure from badges b "
+            "left join secure_badges s on s.uid = b.uid where b.revoked_at is null"
+        )
+        for row in rows:
+            if row["member_id"] != member_id:
+                refused[row["uid"]] = f"badge {row['uid']} is enrolled to member {row['member_id']}; revoke it there first"
+            elif row["secure"] and not force:
+                refused[row["uid"]] = f"badge {row['uid']} is already a secure badge; provision it again with force"
+        return refused
+
+    def active_secure_uids(self) -> list[str]:
+        """UIDs of enrolled (not revoked) secure badges."""
+        rows = self.db.query(
+            "select s.uid from secure_badges s join badges b on b.uid = s.uid and b.revoked_at is null order by s.uid"
+        )
+        return [r["uid"] for r in rows]
+
     def members_with_plain_badges(self) -> list[dict[str, Any]]:
         """Active members who carry at least one active badge that is not secure, with how many of each kind."""
         rows = self.db.query(

@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from roomctl.access.secure.card import AuthenticationFailed, CardError, NotNtag424, Ntag424
+from roomctl.access.secure.card import AuthenticationFailed, CardError, NotNtag424, Ntag424, door_exchange
 from roomctl.access.secure.keys import ADMIN_KEY, DOOR_KEY, FACTORY_KEY, KEY_VERSION, BadgeKeys
-from roomctl.access.secure.verify import authenticate_at_door
 from roomctl.errors import ConflictError
 
 log = logging.getLogger(__name__)
@@ -86,6 +85,6 @@ def provision_card(card: Ntag424, uid: bytes, keys: BadgeKeys, *, force: bool = 
     card.change_file_settings(channel, NDEF_FILE, SDM_FILE_SETTINGS)
     card.change_key(channel, DOOR_KEY, door_key, old_door, KEY_VERSION)
     card.change_key(channel, ADMIN_KEY, admin_key, old_admin, KEY_VERSION)  # ends the session
-    counter = authenticate_at_door(card, uid, keys)
+    counter = door_exchange(card, DOOR_KEY, door_key)
     log.info("a card was provisioned (%s)", "again" if again else "it was blank")
     return Provisioned(uid.hex().upper(), counter, card.round_trips, again)

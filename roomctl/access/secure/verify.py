@@ -14,19 +14,22 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from roomctl.access.readers.pn532 import Target
-from roomctl.access.secure.card import CardError, Ntag424, Random, Transceive
+from roomctl.access.secure.by_tap import TapProvisioning
+from roomctl.access.secure.card import CardError, Ntag424, Random, Transceive, door_exchange
 from roomctl.access.secure.keys import DOOR_KEY, BadgeKeys, MasterKeyInvalid, MasterKeyMissing
-from roomctl.errors import ConfigError
+from roomctl.access.secure.provision import provision_card
+from roomctl.errors import ConfigError, ConflictError
 
 log = logging.getLogger(__name__)
 
 VERIFIED = "verified"
 NOT_DESFIRE = "not_desfire"
+PROVISIONED = "provisioned"
+PROVISION_FAILED = "provision_failed"
 NTAG424_UID_BYTES = 7
-PROBE_BYTES = 2
-"""How much of the NDEF file the counted read asks for (the NLEN field)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class CardProof:
         round_trips: APDUs exchanged.
         seconds: Software time of the exchange.
         detail: One sentence for the log and the audit trail.
+        provisioning: The admin's provision-by-tap request this card answered (``None``: a door tap).
     """
 
     outcome: str
@@ -47,6 +51,7 @@ class CardProof:
     round_trips: int = 0
     seconds: float = 0.0
     detail: str = ""
+    provisioning: Any = None
 
     @property
     def verified(self) -> bool:
@@ -60,10 +65,14 @@ class CardVerifier:
     Args:
         keys: The room's keys, or the reason there are none (the door then refuses NTAG 424 badges).
         random: Source of RndA.
+        provisioning: Armed by the admin page: the next card is provisioned instead of checked.
     """
 
-    def __init__(self, keys: BadgeKeys | ConfigError, random: Random = os.urandom) -> None:
+    def __init__(
+        self, keys: BadgeKeys | ConfigError, random: Random = os.urandom, provisioning: TapProvisioning | None = None
+    ) -> None:
         self._keys = keys
+        self.provisioning = provisioning or TapProvisioning()
         self.random = random
         """Source of RndA (tests pin it to stage a replay)."""
 
@@ -82,9 +91,17 @@ class CardVerifier:
         """True when a master key is loaded."""
         return isinstance(self._keys, BadgeKeys)
 
+    @property
+    def problem(self) -> str | None:
+        """Why there are no keys (``None`` when there are)."""
+        return None if isinstance(self._keys, BadgeKeys) else self._keys.detail
+
     def __call__(self, target: Target, transceive: Transceive) -> CardProof:
         """Check the card on the reader; never raises."""
         started = time.perf_counter()
+        request = self.provisioning.take()
+        if request is not None:
+            return self._provision(request, target, transceive, started)
         if not target.iso14443_4 or len(target.uid) != NTAG424_UID_BYTES:
             return CardProof(NOT_DESFIRE, detail="the card does not speak ISO 14443-4 with a 7-byte UID")
         keys = self._keys
@@ -92,7 +109,7 @@ class CardVerifier:
             return CardProof(getattr(keys, "reason", "master_key_missing"), detail=keys.detail)
         card = Ntag424(transceive, self.random)
         try:
-            counter = authenticate_at_door(card, target.uid, keys)
+            counter = door_exchange(card, DOOR_KEY, keys.key(target.uid, DOOR_KEY))
         except CardError as exc:
             return CardProof(exc.reason, None, card.round_trips, time.perf_counter() - started, exc.detail)
         except Exception as exc:  # a reader thread must survive any card
@@ -100,14 +117,30 @@ class CardVerifier:
             return CardProof("card_garbage", None, card.round_trips, time.perf_counter() - started, str(exc))
         return CardProof(VERIFIED, counter, card.round_trips, time.perf_counter() - started, "authenticated")
 
+    def _provision(self, request: Any, target: Target, transceive: Transceive, started: float) -> CardProof:
+        """Provision the card for the admin's request (on the reader's thread); never raises."""
+        uid = target.uid.hex().upper()
+        why = request.refused.get(uid)
+        keys = self._keys
+        if why is None and not isinstance(keys, BadgeKeys):
+            why = keys.detail
+        if why is None and (not target.iso14443_4 or len(target.uid) != NTAG424_UID_BYTES):
+            why = "the card is not an NTAG 424 DNA (it does not speak ISO 14443-4 with a 7-byte UID)"
+        if why is not None or not isinstance(keys, BadgeKeys):
+            return CardProof(PROVISION_FAILED, detail=why or "", provisioning=request)
+        card = Ntag424(transceive, self.random)
+        try:
+            result = provision_card(card, target.uid, keys, force=request.force)
+        except (CardError, ConflictError) as exc:
+            elapsed = time.perf_counter() - started
+            return CardProof(PROVISION_FAILED, None, card.round_trips, elapsed, exc.detail, request)
+        except Exception as exc:  # a reader thread must survive any card
+            log.exception("provisioning the card failed unexpectedly")
+            return CardProof(PROVISION_FAILED, None, card.round_trips, 0.0, str(exc), request)
+        elapsed = time.perf_counter() - started
+        return CardProof(PROVISIONED, result.counter, card.round_trips, elapsed, "provisioned", request)
+
 
 def authenticate_at_door(card: Ntag424, uid: bytes, keys: BadgeKeys) -> int:
-    """The door's exchange; returns the card's SDM read counter after this tap's counted read.
-
-    Raises:
-        CardError: Any way the card fails (see :mod:`roomctl.access.secure.card`).
-    """
-    card.select_application()
-    card.read_data(0x02, 0, PROBE_BYTES)
-    channel = card.authenticate(DOOR_KEY, keys.key(uid, DOOR_KEY))
-    return card.get_file_counters(channel)
+    """The door's exchange with ``uid``'s diversified door key (see :func:`~roomctl.access.secure.card.door_exchange`)."""
+    return door_exchange(card, DOOR_KEY, keys.key(uid, DOOR_KEY))

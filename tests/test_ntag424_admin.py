@@ -18,6 +18,7 @@ from tests.fake_pn532 import FakePN532
 from tests.ntag424_helpers import TEST_MASTER_KEY, patch_serial
 
 NEW_UID = "04C0FFEE000001"
+UI_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
@@ -120,3 +121,42 @@ async def test_provision_by_tap_needs_a_master_key_and_a_pn532(
         # a reader token may not arm provisioning
         async with httpx.AsyncClient(base_url=live.url, headers=live.headers("reader")) as reader:
             assert (await reader.post(f"/api/v1/members/{member}/badges/provision-by-tap", json={})).status_code == 403
+
+
+async def test_the_admin_page_lists_plain_badges_and_provisions_by_tap(
+    make_settings: Callable[..., Any], chip: FakePN532, monkeypatch: pytest.MonkeyPatch, browser: Any
+) -> None:
+    from tests.conftest import ARTIFACTS
+
+    monkeypatch.setenv("ROOMCTL_BADGE_MASTER_KEY", TEST_MASTER_KEY)
+    async with pn532_server(make_settings) as (live, client):
+        member = await member_id(client, MEMBER_UID)
+        page = await browser.new_page(viewport={"width": 1280, "height": 1400})
+        await page.goto(f"{live.url}/admin#token={live.tokens['admin']}")
+        section = page.locator("[data-testid=secure-badges]")
+        await section.wait_for(timeout=UI_TIMEOUT_MS)
+        assert "Gemengd" in await section.locator("[data-testid=badge-policy]").inner_text()
+        anna = section.locator(f"[data-testid=plain-{member}]")
+        assert "gewoon 1, beveiligd 0" in await anna.inner_text()
+        await section.locator("select[name=provision-member]").select_option(value=str(member))
+        await section.locator("[data-testid=provision-button]").click()
+        status = section.locator("[data-testid=provision-status]")
+        await page.wait_for_function(
+            "document.querySelector('[data-testid=provision-status]').textContent.includes('Leg de nieuwe pas')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        chip.place(FakeNtag424(bytes.fromhex(NEW_UID)))
+        await page.wait_for_function(
+            "document.querySelector('[data-testid=provision-status]')?.textContent.includes('Beveiligde pas gekoppeld')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        chip.remove()
+        assert NEW_UID in await status.inner_text()
+        await page.wait_for_function(
+            f"document.querySelector('[data-testid=plain-{member}]')?.textContent.includes('beveiligd 1')",
+            timeout=UI_TIMEOUT_MS,
+        )
+        assert f"{NEW_UID} beveiligd" in await section.locator("select[name=provision-member]").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        await section.screenshot(path=str(ARTIFACTS / "admin-secure-badges.png"))
+        await page.close()

@@ -55,6 +55,17 @@ async def outcome_of(client: httpx.AsyncClient, attempts: int = 100) -> dict[str
     raise AssertionError(f"no provisioning outcome: {state}")
 
 
+async def provision_by_tap(client: httpx.AsyncClient, chip: FakePN532, member: int, card: Any) -> dict[str, Any]:
+    """Arm provisioning for ``member``, lay ``card`` on the reader; the outcome."""
+    armed = await client.post(f"/api/v1/members/{member}/badges/provision-by-tap", json={})
+    assert armed.status_code == 202 and armed.json()["armed"] is True, armed.text
+    chip.place(card)
+    try:
+        return await outcome_of(client)
+    finally:
+        chip.remove()
+
+
 async def test_provision_by_tap_enrols_a_secure_badge_and_the_door_stays_shut(
     make_settings: Callable[..., Any], chip: FakePN532, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,12 +75,8 @@ async def test_provision_by_tap_enrols_a_secure_badge_and_the_door_stays_shut(
         before = (await client.get("/api/v1/door/badges")).json()
         assert before["master_key"] == "ready" and before["require_secure_badges"] is False
         assert before["secure"] == [] and member in [m["member_id"] for m in before["plain_members"]]
-        armed = await client.post(f"/api/v1/members/{member}/badges/provision-by-tap", json={})
-        assert armed.status_code == 202 and armed.json()["armed"] is True
         card = FakeNtag424(bytes.fromhex(NEW_UID))
-        chip.place(card)
-        outcome = await outcome_of(client)
-        chip.remove()
+        outcome = await provision_by_tap(client, chip, member, card)
         assert outcome["status"] == "enrolled" and outcome["uid"] == NEW_UID, outcome
         assert card.keys[ADMIN_KEY] == BadgeKeys(bytes.fromhex(TEST_MASTER_KEY)).key(card.uid, ADMIN_KEY)
         members = (await client.get("/api/v1/members")).json()
@@ -91,16 +98,10 @@ async def test_provision_by_tap_refuses_someone_elses_badge_and_plain_cards(
     async with pn532_server(make_settings) as (live, client):
         member = await member_id(client, MEMBER_UID)
         other_card = FakeNtag424(bytes.fromhex(OTHER_MEMBER_UID))  # enrolled (plain) to another member
-        await client.post(f"/api/v1/members/{member}/badges/provision-by-tap", json={})
-        chip.place(other_card)
-        outcome = await outcome_of(client)
-        chip.remove()
+        outcome = await provision_by_tap(client, chip, member, other_card)
         assert outcome["status"] == "refused" and "enrolled to member" in outcome["detail"]
         assert other_card.keys == [bytes(16)] * 5  # nothing on the card changed
-        await client.post(f"/api/v1/members/{member}/badges/provision-by-tap", json={"force": False})
-        chip.place(PlainTag(bytes.fromhex(NEW_UID)))
-        outcome = await outcome_of(client)
-        chip.remove()
+        outcome = await provision_by_tap(client, chip, member, PlainTag(bytes.fromhex(NEW_UID)))
         assert outcome["status"] == "refused" and "not an NTAG 424 DNA" in outcome["detail"]
         assert (await client.get("/api/v1/door/badges")).json()["secure"] == []
         assert relay_activations(live.room) == 0

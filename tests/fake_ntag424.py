@@ -388,6 +388,7 @@ class FakeNtag424:
             return self._status(LENGTH)
         new = bytes(a ^ b for a, b in zip(plain[:16], self.keys[key_no], strict=True))
         if _crc32nk(new) != plain[17:21]:
+            self._session = None
             return self._status(INTEGRITY)
         self.keys[key_no], self.versions[key_no] = new, plain[16]
         return self._answer()

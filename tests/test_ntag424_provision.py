@@ -168,6 +168,23 @@ def test_a_card_torn_away_stores_nothing_and_the_next_try_works(
     assert secure_badges(tmp_path).credential(UID_HEX) == NTAG424
 
 
+def test_a_run_torn_away_after_the_door_key_changed_can_be_finished(
+    chip: FakePN532, config: Path, member: int, tmp_path: Path
+) -> None:
+    card = FakeNtag424(bytes.fromhex(UID_HEX))
+    chip.place(card)
+    chip.tear_after(8)  # SELECT, GetVersion (3), authentication (2), ChangeFileSettings, ChangeKey 1: then gone
+    assert provision(config, "--member", str(member)).exit_code != 0
+    keys = BadgeKeys(bytes.fromhex(TEST_MASTER_KEY))
+    assert card.keys[DOOR_KEY] == keys.key(card.uid, DOOR_KEY) and card.keys[ADMIN_KEY] == bytes(16)
+    assert secure_badges(tmp_path).credential(UID_HEX) == UID
+    chip.place(card)
+    finished = provision(config, "--member", str(member))
+    assert finished.exit_code == 0, finished.output
+    assert card.keys[ADMIN_KEY] == keys.key(card.uid, ADMIN_KEY)
+    assert door_counter(card) > secure_badges(tmp_path).last_counter(UID_HEX)  # type: ignore[operator]
+
+
 def test_a_master_badge_and_the_usage_rules(chip: FakePN532, config: Path, member: int, tmp_path: Path) -> None:
     chip.place(FakeNtag424(bytes.fromhex(UID_HEX)))
     not_master = provision(config, "--master")

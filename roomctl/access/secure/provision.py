@@ -83,7 +83,15 @@ def provision_card(card: Ntag424, uid: bytes, keys: BadgeKeys, *, force: bool = 
             ) from None
         old_admin, old_door, again = admin_key, door_key, True
     card.change_file_settings(channel, NDEF_FILE, SDM_FILE_SETTINGS)
-    card.change_key(channel, DOOR_KEY, door_key, old_door, KEY_VERSION)
+    try:
+        card.change_key(channel, DOOR_KEY, door_key, old_door, KEY_VERSION)
+    except CardError:
+        if old_door == door_key:
+            raise
+        # an earlier run was torn away after the door key changed: the card's door key is ours already
+        log.info("the card's door key is this room's already (an earlier run was interrupted)")
+        channel = card.authenticate(ADMIN_KEY, old_admin)
+        card.change_key(channel, DOOR_KEY, door_key, door_key, KEY_VERSION)
     card.change_key(channel, ADMIN_KEY, admin_key, old_admin, KEY_VERSION)  # ends the session
     counter = door_exchange(card, DOOR_KEY, door_key)
     log.info("a card was provisioned (%s)", "again" if again else "it was blank")

@@ -88,21 +88,21 @@ async def arm_provisioning(member_id: int, body: ProvisionIn, room: Room = Depen
     Read the outcome with ``GET /api/v1/door/provisioning``.
     """
     service: AccessService = room.service("access")
-    return service.arm_provisioning(member_id, force=body.force)
+    return service.provisioning.arm(member_id, force=body.force)
 
 
 @router.get("/door/provisioning", dependencies=[allow(Role.ADMIN)])
 async def provisioning_status(room: Room = Depends(get_room)) -> dict[str, Any]:
     """Whether the reader waits for a card to provision, and the last outcome. Admin only."""
     service: AccessService = room.service("access")
-    return service.provisioning_status()
+    return service.provisioning.status()
 
 
 @router.delete("/door/provisioning", dependencies=[allow(Role.ADMIN)])
 async def cancel_provisioning(room: Room = Depends(get_room)) -> dict[str, Any]:
     """Stop waiting for a card to provision. Admin only."""
     service: AccessService = room.service("access")
-    return service.disarm_provisioning()
+    return service.provisioning.disarm()
 
 
 @router.get("/alarms", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])

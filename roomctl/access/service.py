@@ -23,7 +23,7 @@ from prometheus_client import Counter
 
 from roomctl.access.alarms import AlarmBoard, AlarmKind
 from roomctl.access.audit import AuditLog, load_key
-from roomctl.access.decisions import Decision, Reason, decide, is_master
+from roomctl.access.decisions import Decision, Reason, decide
 from roomctl.access.door import Door, Signal
 from roomctl.access.events import (
     AccessGranted,
@@ -41,14 +41,15 @@ from roomctl.access.gpio import make_pin_factory
 from roomctl.access.guard import HoldFilter, Lockout
 from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
-from roomctl.access.secure.credentials import NTAG424, SECURE, UID, SecureBadges
-from roomctl.access.secure.keys import KEY_VERSION
-from roomctl.access.secure.verify import PROVISIONED, CardProof, CardVerifier
+from roomctl.access.secure.credentials import SECURE, UID, SecureBadges
+from roomctl.access.secure.policy import SecureBadgePolicy
+from roomctl.access.secure.tap_desk import ProvisionDesk
+from roomctl.access.secure.verify import CardProof, CardVerifier
 from roomctl.booking.repository import BookingRepository, normalize_uid
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.devices.events import PresenceChanged
-from roomctl.errors import RoomctlError, StateError, ValidationError
+from roomctl.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ class AccessService:
         self.audit = AuditLog(room.db, load_key(room.settings.storage.data_dir))
         self.secure_badges = SecureBadges(room.db)
         self.verifier = CardVerifier.from_secret()
+        self.policy = SecureBadgePolicy(room.settings, self.repo, self.secure_badges)
+        self.provisioning = ProvisionDesk(
+            room, self.repo, self.secure_badges, self.audit, self.verifier, lambda: self.reader.kind if self.reader else None
+        )
         self.factory = make_pin_factory(room.settings.gpio)
         self.door: Door | None = None
         self.reader: Reader | None = None
@@ -101,7 +106,7 @@ class AccessService:
         room.on(LockoutEnded, self._on_lockout_ended)
         room.on(ReaderStatusChanged, self._on_reader_status)
         room.on(AccessHousekeeping, lambda event: self.housekeeping())
-        room.on(ProvisioningTimeout, self._on_provisioning_timeout)
+        room.on(ProvisioningTimeout, self.provisioning.on_timeout)
         self._listen_for_recording()
         self._publish_alarms(self.alarms.part())
 
@@ -213,7 +218,7 @@ class AccessService:
         if booking is not None and (enrolled := booking.enrol_by_tap(uid, now)) is not None:
             self._record(tap, uid, Decision(False, Reason.ENROLMENT, enrolled), None)
             return Decision(False, Reason.ENROLMENT, enrolled)
-        credential, refusal = self._credential(tap, uid, now)
+        credential, refusal = self.policy.judge(uid, tap.proof, now)
         if refusal is not None:
             return self._refuse_credential(tap, uid, mono, credential, refusal)
         decision = decide(self.repo, self.settings, uid, now)
@@ -231,122 +236,19 @@ class AccessService:
 
     # -- secure badges --------------------------------------------------------------------------------------
 
-    def _credential(self, tap: Tap, uid: str, now: datetime) -> tuple[str, Reason | None]:
-        """The credential this tap presents (``uid`` or ``secure``) and, if it must be refused for it, why.
-
-        An NTAG 424 badge must come with a verified proof whose counter is above the last one seen; any other
-        badge is a plain UID, refused when the room requires secure badges (master badges too).
-        """
-        proof = tap.proof if isinstance(tap.proof, CardProof) else None
-        if self.secure_badges.credential(uid) == NTAG424:
-            if proof is None:
-                return UID, Reason.INSECURE_READER
-            if not proof.verified or proof.counter is None:
-                try:
-                    return UID, Reason(proof.outcome)
-                except ValueError:
-                    return UID, Reason.CARD_GARBAGE
-            if not self.secure_badges.accept_counter(uid, proof.counter, now):
-                return SECURE, Reason.REPLAY
-            return SECURE, None
-        if self.settings.door.require_secure_badges and (
-            is_master(self.settings, uid) or self.repo.badge_owner(uid)[0] is not None
-        ):
-            return UID, Reason.BADGE_NOT_SECURE
-        return UID, None
-
     def _refuse_credential(self, tap: Tap, uid: str, mono: float, credential: str, reason: Reason) -> Decision:
         member, _ = self.repo.badge_owner(uid)
         decision = Decision(False, reason, member, credential=credential)
-        proof = tap.proof if isinstance(tap.proof, CardProof) else None
-        detail: dict[str, Any] = {"master": True} if is_master(self.settings, uid) else {}
-        if proof is not None:
-            detail.update({"card": proof.outcome, "round_trips": proof.round_trips, "why": proof.detail[:200]})
-            if reason is Reason.REPLAY:
-                detail["counter"] = proof.counter
-                detail["last_counter"] = self.secure_badges.last_counter(uid)
-        self._record(tap, uid, decision, detail or None)
+        self._record(tap, uid, decision, self.policy.refusal_detail(uid, tap.proof, reason) or None)
         log.warning("tap at %s refused: %s", tap.reader, reason.value)
         self._denied(tap.reader, mono, Signal.NOT_SECURE if reason is Reason.BADGE_NOT_SECURE else Signal.DENIED)
         return decision
 
-    # -- provision by tap (the admin page) -------------------------------------------------------------------
-
-    def arm_provisioning(self, member_id: int, *, force: bool = False) -> dict[str, Any]:
-        """Arm the PN532: the next card laid on it becomes ``member_id``'s secure badge (the door stays shut).
-
-        Raises:
-            NotFoundError: No such member.
-            StateError: No master key, or the reader cannot authenticate cards.
-        """
-        self.repo.member(member_id)
-        if self.reader is None or self.reader.kind != "pn532":
-            kind = self.settings.reader.kind
-            raise StateError(f'secure badges are provisioned on a PN532 at the door; this room\'s reader is "{kind}"')
-        if self.verifier.problem:
-            raise StateError(self.verifier.problem)
-        masters = {u.upper().replace(":", "").replace("-", "") for u in self.settings.door.master_badges}
-        refused = self.secure_badges.refused_for(member_id, force=force, master_badges=masters)
-        request = self.verifier.provisioning.arm(member_id, force, refused)
-        seconds = self.settings.booking.enrol_wait_seconds
-        self.room.post_later(seconds, ProvisioningTimeout(source="access", serial=request.serial))
-        log.info("provision by tap armed for member %d (%d s)", member_id, seconds)
-        return self.provisioning_status()
-
-    def disarm_provisioning(self) -> dict[str, Any]:
-        """Stop waiting for a card."""
-        self.verifier.provisioning.disarm()
-        return self.provisioning_status()
-
-    def provisioning_status(self) -> dict[str, Any]:
-        """``{armed, member_id, outcome}`` for the admin page."""
-        armed = self.verifier.provisioning.armed
-        return {
-            "armed": armed is not None,
-            "member_id": armed.member_id if armed else None,
-            "force": armed.force if armed else None,
-            "outcome": self.verifier.provisioning.outcome,
-        }
-
-    def _on_provisioning_timeout(self, event: ProvisioningTimeout) -> None:
-        request = self.verifier.provisioning.disarm(event.serial)
-        if request is not None:
-            self.verifier.provisioning.outcome = {
-                "status": "timeout", "member_id": request.member_id, "detail": "no card was laid on the reader in time"
-            }
-
     def _provisioned(self, tap: Tap, uid: str, proof: CardProof, now: datetime) -> Decision:
-        """Enrol what the reader provisioned (or record why not); the door stays shut."""
-        request = proof.provisioning
-        member_id: int = request.member_id
-        outcome: dict[str, Any] = {"member_id": member_id, "uid": uid, "at": now.isoformat()}
-        member = None
-        if proof.outcome == PROVISIONED and proof.counter is not None:
-            try:
-                member = self.repo.member(member_id)
-                self.repo.enroll_badge(member_id, uid, now=now)  # booking's badges: enrolment
-            except RoomctlError as exc:
-                outcome.update(status="refused", detail=f"the card was provisioned but not enrolled: {exc.detail}")
-            else:
-                outcome.update(status="enrolled", secure=True)
-            self.secure_badges.record(uid, counter=proof.counter, key_version=KEY_VERSION, now=now)
-        else:
-            outcome.update(status="refused", detail=proof.detail)
-        self.verifier.provisioning.outcome = outcome
-        self.audit.append(
-            now,
-            "badge",
-            reader=tap.reader,
-            uid=uid,
-            member_id=member_id,
-            decision="provisioned" if outcome["status"] == "enrolled" else "refused",
-            reason="provisioned" if outcome["status"] == "enrolled" else proof.outcome,
-            credential=SECURE if proof.outcome == PROVISIONED else None,
-            detail={"round_trips": proof.round_trips, **({"why": outcome["detail"][:200]} if "detail" in outcome else {})},
-        )
-        log.info("provision by tap for member %d: %s", member_id, outcome["status"])
+        """Enrol what the reader provisioned for the admin (or record why not); the door stays shut."""
+        member, status = self.provisioning.enrol(tap.reader, uid, proof, now)
         decision = Decision(False, Reason.ENROLMENT, member, credential=SECURE if member else UID)
-        self._record(tap, uid, decision, {"provisioning": outcome["status"]})
+        self._record(tap, uid, decision, {"provisioning": status})
         return decision
 
     def _grant(self, tap: Tap, uid: str, decision: Decision) -> None:

@@ -209,3 +209,19 @@ async def test_require_secure_badges_refuses_plain_badges_and_plain_master_badge
         decision = await tap(room, MEMBER_UID, reader="esphome")
         assert (decision.granted, decision.reason.value, decision.credential) == (False, "insecure_reader", "uid")
         assert relay_activations(room) == 1
+
+
+async def test_a_secure_master_badge_opens_when_secure_badges_are_required(
+    make_settings: Callable[..., Any], chip: FakePN532, monkeypatch: pytest.MonkeyPatch, master_key: str
+) -> None:
+    secure_master = "04AA55AA55AA01"
+    card = provisioned_card(secure_master)
+    masters = [MASTER_UID, secure_master]
+    async with pn532_room(make_settings, chip, monkeypatch, require_secure_badges=True, master_badges=masters) as room:
+        assert outcome(await present(room, chip, PlainTag(bytes.fromhex(MASTER_UID)))) == ("denied", "badge_not_secure", "uid")
+        mark_secure(room, secure_master, card, room.clock.now())
+        opened = await present(room, chip, card)
+        assert outcome(opened) == ("granted", "master", "secure")
+        clone = await present(room, chip, FakeNtag424(bytes.fromhex(secure_master)))
+        assert outcome(clone) == ("denied", "auth_failed", "uid")
+        assert relay_activations(room) == 1

@@ -128,6 +128,8 @@ class AccessService:
         if isinstance(self.factory, MockFactory) and gpio.door_contact is not None:
             self.factory.pin(gpio.door_contact).drive_low()  # the simulated door starts shut
         self.audit.set_retention(self.settings.door.audit_retention_days)
+        if self.verifier.problem and self.secure_badges.count():
+            log.error("%d secure badges will be refused: %s", self.secure_badges.count(), self.verifier.problem)
         self.reader = make_reader(self.settings, bus=self.room.services.get("mqtt"), card_check=self.verifier)
         reader = self.reader
         reader.start(

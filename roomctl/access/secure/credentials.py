@@ -52,6 +52,10 @@ class SecureBadges:
             )
         return cursor.rowcount == 1
 
+    def count(self) -> int:
+        """How many cards were provisioned here."""
+        return int(self.db.execute("select count(*) from secure_badges").fetchone()[0])
+
     def last_counter(self, uid: str) -> int | None:
         """The last counter the door accepted (or provisioning saw)."""
         row = self.db.execute("select last_counter from secure_badges where uid = ?", [uid]).fetchone()

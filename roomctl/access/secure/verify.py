@@ -78,11 +78,11 @@ class CardVerifier:
 
     @classmethod
     def from_secret(cls) -> CardVerifier:
-        """With the master key from the environment or systemd credential; logs (once) why not."""
+        """With the master key from the environment or systemd credential (see :attr:`problem` for why not)."""
         try:
             keys: BadgeKeys | ConfigError = BadgeKeys.from_secret()
         except (MasterKeyMissing, MasterKeyInvalid) as exc:
-            log.warning("secure badges: %s", exc.detail)
+            log.info("secure badges: %s", exc.detail)
             keys = exc
         return cls(keys)
 

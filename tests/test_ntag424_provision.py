@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from roomctl.access.secure.keys import ADMIN_KEY, DOOR_KEY, BadgeKeys
 from roomctl.access.secure.verify import authenticate_at_door
 from roomctl.booking.repository import BookingRepository
 from roomctl.cli import cli
+from roomctl.config import Settings
 from roomctl.store import open_database
 from tests.fake_ntag424 import FakeNtag424, PlainTag
 from tests.fake_pn532 import FakePN532
@@ -207,3 +208,20 @@ def test_plain_badges_are_listed(chip: FakePN532, config: Path, member: int, tmp
     BookingRepository(db).revoke_badge("04A1B2C3", now=NOW)
     after = CliRunner().invoke(cli, ["badge", "plain", "-c", str(config)])
     assert "Anna de Vries" not in after.output and "0 member(s)" in after.output
+
+
+def test_doctor_says_whether_secure_badges_can_work(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roomctl.access.secure.keys import MasterKeyInvalid, MasterKeyMissing, describe_master_key
+
+    monkeypatch.delenv("ROOMCTL_BADGE_MASTER_KEY", raising=False)
+    assert "every badge is UID-only" in describe_master_key(make_settings())
+    with pytest.raises(MasterKeyMissing):
+        describe_master_key(make_settings(door={"require_secure_badges": True}))
+    monkeypatch.setenv("ROOMCTL_BADGE_MASTER_KEY", "not hex at all, and too long for a key")
+    with pytest.raises(MasterKeyInvalid):
+        describe_master_key(make_settings(door={"require_secure_badges": True}))
+    monkeypatch.setenv("ROOMCTL_BADGE_MASTER_KEY", TEST_MASTER_KEY)
+    message = describe_master_key(make_settings(door={"require_secure_badges": True}))
+    assert "is set (not shown)" in message and TEST_MASTER_KEY not in message

@@ -13,6 +13,7 @@ import re
 
 from roomctl.access.secure.card import NDEF_APPLICATION
 from roomctl.access.secure.crypto import BLOCK, diversify
+from roomctl.config import Settings
 from roomctl.errors import ConfigError
 from roomctl.secrets import read_secret
 
@@ -86,3 +87,23 @@ class BadgeKeys:
     def from_secret(cls) -> BadgeKeys:
         """From the environment or the systemd credential (see :func:`load_master_key`)."""
         return cls(load_master_key())
+
+
+def describe_master_key(settings: Settings) -> str:
+    """For ``roomctl doctor``: whether secure badges can work.
+
+    Raises:
+        MasterKeyMissing, MasterKeyInvalid: The key is absent or malformed while secure badges exist or are
+            required.
+    """
+    from roomctl.access.secure.credentials import SecureBadges
+    from roomctl.store import open_database
+
+    try:
+        load_master_key()
+    except (MasterKeyMissing, MasterKeyInvalid):
+        secure = SecureBadges(open_database(settings.storage.database_path)).count()
+        if secure or settings.door.require_secure_badges:
+            raise
+        return "no badge master key: every badge is UID-only (README, 'Badges: UID-only vs secure')"
+    return "a badge master key is set (not shown): NTAG 424 DNA badges are authenticated at the door"

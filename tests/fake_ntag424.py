@@ -1,11 +1,13 @@
 """A simulated NTAG 424 DNA, written from NXP's datasheet NT4H2421Gx (rev. 3.0) on the card's side.
 
 It answers ISO/IEC 7816-4 APDUs as the chip does once activated as an ISO 14443-4 target: ISO SELECT of the NDEF
-application by DF name (§10.9.1), GetVersion (§10.5.2, three frames), AuthenticateEV2First with its 0xAF
-continuation (§10.4.1), ChangeKey (§10.6.1), ChangeFileSettings and GetFileSettings (§10.7), ReadData in plain
-mode (§10.8.1) and GetFileCounters (§10.7.3). Secure messaging in CommMode.Full follows §9.1.4-9.1.5. The NDEF
-file's SDM read counter (§9.3.3) is the card's monotonic counter: with SDM and the counter enabled, each read of
-the file outside an authenticated session adds one, and it never goes down.
+application by DF name, GetVersion (§10.5, three frames), AuthenticateEV2First with its 0xAF continuation (§10.4),
+ChangeKey (§10.6.1, Table 63), ChangeFileSettings and GetFileSettings (§10.7), ReadData in plain mode (§10.8) and
+GetFileCounters. Session keys follow §9.1.7, secure messaging in CommMode.Full §9.1.2-9.1.5, the transport keys
+(all zero) §8.2.4.2. The NDEF file's SDM read counter is the card's monotonic counter: with SDM and the counter
+enabled, each read of the file outside an authenticated session adds one, and it never goes down. Where the
+datasheet leaves a detail open (the session after an integrity error ends; the counter counts without
+mirroring) the simulation says so in a comment and the real card may differ.
 
 The card's cryptography is written here on its own (AES and CMAC from ``cryptography``), NOT imported from
 roomctl: a card and a reader written together can agree on a mistake, so ``tests/test_ntag424_vectors.py``
@@ -247,7 +249,7 @@ class FakeNtag424:
             return self._status(0xBE)  # boundary error
         if settings.key("read") != FREE and settings.key("rw") != FREE:
             return self._status(DENIED)
-        if settings.counter_enabled and self._session is None:
+        if settings.counter_enabled and self._session is None:  # assumed: counts without UID/counter mirroring
             self.sdm_read_counter = min(self.sdm_read_counter + 1, 0xFFFFFF)
         return self._status(OK, bytes(length))
 
@@ -388,7 +390,7 @@ class FakeNtag424:
             return self._status(LENGTH)
         new = bytes(a ^ b for a, b in zip(plain[:16], self.keys[key_no], strict=True))
         if _crc32nk(new) != plain[17:21]:
-            self._session = None
+            self._session = None  # assumed: an integrity error ends the session
             return self._status(INTEGRITY)
         self.keys[key_no], self.versions[key_no] = new, plain[16]
         return self._answer()

@@ -220,7 +220,10 @@ def demo(directory: Path, port: int, host: str) -> None:
 
 
 def _add_capability_commands() -> None:
+    from roomctl.access.cli import badge_group
     from roomctl.session.cli import videoframes_group
+
+    cli.add_command(badge_group)
     from roomctl.speech.cli import models_group
 
     cli.add_command(models_group)

@@ -141,6 +141,9 @@ class DoorSettings(Section):
     lockout_window_seconds: float = Field(60.0, gt=0, le=3600, description="...counted within this window")
     lockout_seconds: float = Field(60.0, gt=0, le=3600, description="how long a reader stays locked out")
     booked_soon_minutes: int = Field(15, ge=0, le=240, description="the LED shows booked-soon this long before")
+    require_secure_badges: bool = Field(
+        False, description="refuse plain-UID badges (master badges too); only authenticated NTAG 424 DNA badges open"
+    )
 
 
 class ReaderSettings(Section):
@@ -275,7 +278,7 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.server.port}"
 
 
-SECRET_KEYS = frozenset({"password", "api_key", "anthropic_api_key", "token", "secret"})
+SECRET_KEYS = frozenset({"password", "api_key", "anthropic_api_key", "token", "secret", "master_key", "badge_master_key"})
 
 
 def _reject_secrets(data: dict[str, Any], source: Path | None, path: str = "") -> None:

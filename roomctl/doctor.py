@@ -103,6 +103,7 @@ def _audio(settings: Settings) -> str:
 
 def findings(settings: Settings) -> list[Finding]:
     """Every check for ``settings`` (the configuration itself was checked by loading it)."""
+    from roomctl.access.secure.keys import describe_master_key
     from roomctl.ops.pi_checks import check_clock, check_disk, check_display, check_reader
 
     result = [
@@ -112,6 +113,7 @@ def findings(settings: Settings) -> list[Finding]:
         _check("audio", False, lambda: _audio(settings)),
         _check("speech model", False, lambda: _speech_model(settings)),
         _check("llm key", False, lambda: _llm_key(settings)),
+        _check("badge master key", False, lambda: describe_master_key(settings)),
     ]
     for check, critical in ((check_clock, True), (check_disk, True), (check_reader, False)):
         name, ok, message = check(settings)

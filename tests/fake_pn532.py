@@ -2,13 +2,18 @@
 
 It implements what the driver needs for reading badges, per the PN532 user manual: normal information frames
 (preamble 00, start code 00 FF, LEN, LCS, TFI D4/D5, data, DCS, postamble), ACK frames, the HSU wake-up
-sequence, and the commands GetFirmwareVersion (0x02), SAMConfiguration (0x14) and InListPassiveTarget (0x4A)
-with 4-, 7- and 10-byte UIDs. Anything else (an unknown command, a bad checksum from the host, a frame it
+sequence, and the commands GetFirmwareVersion (0x02), SAMConfiguration (0x14), InListPassiveTarget (0x4A)
+with 4-, 7- and 10-byte UIDs, and InDataExchange (0x40), which carries ISO 14443-4 APDUs to a card that has
+them (:class:`tests.fake_ntag424.FakeNtag424`): the chip answers ``D5 41 Status data``, Status 0x00 for success
+and 0x01 ("time out, the target has not answered", user manual §7.1) when the card left the field or never
+speaks ISO 14443-4. Anything else (an unknown command, a bad checksum from the host, a frame it
 cannot parse) is recorded in :attr:`FakePN532.failures` and raised: tests assert the list is empty, so a
 driver change that needs more of the chip fails loudly instead of passing by accident.
 
 Faces: :class:`FakeSerial` (pyserial-like, for ``PN532_UART``) and :class:`FakeI2C` (busio-like, for
-``PN532_I2C``). Tests can place and remove cards, corrupt the next answer, and unplug the device.
+``PN532_I2C``). Tests can place and remove cards (a bare UID, or a card object with ``uid``, ``sens_res``,
+``sel_res``, ``ats``, ``activate()`` and ``apdu()``), tear a card away after a number of APDUs, corrupt the
+next answer, and unplug the device.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import Any
 
 import serial
 
@@ -29,6 +35,11 @@ SAM_NORMAL_MODE = bytes([0x01, 0x14, 0x01])
 SENS_RES = bytes([0x00, 0x44])
 SEL_RES = 0x00
 GARBAGE_KINDS = ("short", "checksum", "length_checksum", "unexpected", "bad_ack", "noise")
+STATUS_OK = 0x00
+STATUS_TIMEOUT = 0x01
+"""PN532 error: the target has not answered (gone, or it does not speak the protocol)."""
+STATUS_WRONG_CONTEXT = 0x27
+"""PN532 error: the command is not acceptable in the current context (no target activated)."""
 
 
 class FakePN532Error(AssertionError):
@@ -48,6 +59,13 @@ class FakePN532:
         self.failures: list[str] = []
         self.commands: list[int] = []
         self.card: bytes | None = None
+        self.target: Any = None
+        """The card object on the reader (``None`` for a bare UID)."""
+        self.active: Any = None
+        """The card activated by the last InListPassiveTarget, which InDataExchange talks to."""
+        self.exchanges = 0
+        """InDataExchange commands received."""
+        self._tear_after: int | None = None
         self.plugged = True
         self.sam_configured = False
         self._out: deque[bytes] = deque()
@@ -58,12 +76,15 @@ class FakePN532:
 
     # -- what tests do --------------------------------------------------------------------------------------
 
-    def place(self, uid: bytes) -> None:
-        """Hold a card with ``uid`` on the reader."""
+    def place(self, card: Any) -> None:
+        """Hold a card on the reader: a bare UID (bytes) or a card object (see the module docstring)."""
+        uid = bytes(card) if isinstance(card, bytes | bytearray) else bytes(card.uid)
         if len(uid) not in (4, 7, 10):
             raise ValueError("a type A UID is 4, 7 or 10 bytes")
         with self._lock:
-            self.card = bytes(uid)
+            self.card = uid
+            self.target = None if isinstance(card, bytes | bytearray) else card
+            self.active = None
             if self._listening:
                 self._answer_target()
             self.changed.notify_all()
@@ -72,6 +93,13 @@ class FakePN532:
         """Take the card away."""
         with self._lock:
             self.card = None
+            self.target = None
+            self.active = None
+
+    def tear_after(self, exchanges: int) -> None:
+        """The card leaves the field once it has answered ``exchanges`` more APDUs (0: before the next)."""
+        with self._lock:
+            self._tear_after = exchanges
 
     def corrupt_next(self, kind: str) -> None:
         """Replace the next answer (or ACK, for ``bad_ack``) with garbage of ``kind``."""
@@ -159,15 +187,45 @@ class FakePN532:
             if not self.sam_configured:
                 raise self._fail("InListPassiveTarget before SAMConfiguration")
             self._listening = True
+            self.active = None
             if self.card is not None:
                 self._answer_target()
+        elif code == 0x40 and len(params) >= 2:
+            self._data_exchange(params[0], params[1:])
         else:
             raise self._fail(f"command {code:#04x} with params {params.hex()} is not implemented by the fake")
 
     def _answer_target(self) -> None:
         assert self.card is not None
         self._listening = False
-        self._reply(0x4A, bytes([0x01, 0x01, *SENS_RES, SEL_RES, len(self.card), *self.card]))
+        card = self.target
+        if card is None:
+            self._reply(0x4A, bytes([0x01, 0x01, *SENS_RES, SEL_RES, len(self.card), *self.card]))
+            return
+        card.activate()
+        self.active = card
+        # an ISO 14443-4 target is activated with RATS by the chip itself; its ATS follows the UID
+        self._reply(0x4A, bytes([0x01, 0x01, *card.sens_res, card.sel_res, len(self.card), *self.card, *card.ats]))
+
+    def _data_exchange(self, target: int, apdu: bytes) -> None:
+        self.exchanges += 1
+        if target != 0x01:
+            raise self._fail(f"InDataExchange to target {target}; only target 1 is listed")
+        if self._tear_after is not None:
+            if self._tear_after <= 0:
+                self._tear_after = None
+                self.card = self.target = self.active = None
+            else:
+                self._tear_after -= 1
+        card = self.active
+        if card is None:
+            status = STATUS_TIMEOUT if self.card is None else STATUS_WRONG_CONTEXT
+            self._reply(0x40, bytes([status]))
+            return
+        if card.apdu is None or not card.sel_res & 0x20:
+            self._reply(0x40, bytes([STATUS_TIMEOUT]))
+            return
+        self._reply(0x40, bytes([STATUS_OK, *card.apdu(bytes(apdu))]))
 
     def _reply(self, code: int, payload: bytes) -> None:
         data = bytes([PN532_TO_HOST, code + 1, *payload])

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -14,7 +15,15 @@ from roomctl.access.readers.networked import DEFAULT_ESPHOME_TOPIC, status_topic
 from roomctl.access.service import AccessService
 from roomctl.devices.broker import Broker
 from roomctl.devices.bus import MqttBus
-from tests.access_helpers import MEMBER_UID, audit_rows, component, relay_activations, room_sections, running_room
+from tests.access_helpers import (
+    MEMBER_UID,
+    OTHER_MEMBER_UID,
+    audit_rows,
+    component,
+    relay_activations,
+    room_sections,
+    running_room,
+)
 from tests.conftest import wait_for
 
 NODE_CONFIG = Path(__file__).resolve().parent.parent / "firmware_config" / "esphome" / "door-reader.yaml"
@@ -75,6 +84,37 @@ async def test_tags_from_the_node_open_the_door_and_offline_raises_an_alarm(
             assert component(room, "reader")["status"] == "degraded"
             node.publish("door-reader/status", b"online", qos=1, retain=True).wait_for_publish(2)
             await wait_for(lambda: room.screen.get("alarms")["active"] == [])
+        finally:
+            node.loop_stop()
+            node.disconnect()
+
+
+async def test_esphome_taps_are_uid_credentials_and_cannot_open_a_secure_badge(
+    broker: Broker, make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roomctl.access.secure.keys import KEY_VERSION
+
+    monkeypatch.setenv("ROOMCTL_BADGE_MASTER_KEY", "00112233445566778899AABBCCDDEEFF")
+    sections = room_sections(
+        mqtt={"enabled": True, "port": broker.port}, reader={"kind": "esphome", "name": "esphome-deur"}
+    )
+    async with running_room(make_settings(**sections)) as room:
+        await wait_for(lambda: room.service(MqttBus).connected)
+        node = node_client(broker)
+        try:
+            node.publish("door-reader/status", b"online", qos=1, retain=True).wait_for_publish(2)
+            await wait_for(lambda: room.service(AccessService).reader.online)
+            node.publish(DEFAULT_ESPHOME_TOPIC, OTHER_MEMBER_UID.encode(), qos=1).wait_for_publish(2)
+            await wait_for(lambda: audit_rows(room, "tap"))
+            plain = audit_rows(room, "tap")[0]
+            assert (plain["decision"], plain["reason"], plain["credential"]) == ("granted", "member", "uid")
+            # a member whose badge is an NTAG 424: the node can only pass its UID on, which is not enough
+            room.service(AccessService).secure_badges.record(MEMBER_UID, counter=1, key_version=KEY_VERSION, now=room.clock.now())
+            node.publish(DEFAULT_ESPHOME_TOPIC, MEMBER_UID.encode(), qos=1).wait_for_publish(2)
+            await wait_for(lambda: len(audit_rows(room, "tap")) == 2)
+            secure = audit_rows(room, "tap")[1]
+            assert (secure["decision"], secure["reason"], secure["credential"]) == ("denied", "insecure_reader", "uid")
+            assert relay_activations(room) == 1
         finally:
             node.loop_stop()
             node.disconnect()

@@ -61,6 +61,45 @@ async def get_audit_csv(service: AccessDep, since: datetime | None = None) -> Pl
     )
 
 
+class ProvisionIn(BaseModel):
+    """Provision by tap."""
+
+    force: bool = Field(False, description="provision a card that is already this room's secure badge again")
+
+
+@router.get("/door/badges", dependencies=[allow(Role.ADMIN)])
+async def get_badges(service: AccessDep, room: Room = Depends(get_room)) -> dict[str, Any]:
+    """Secure badges: the policy, whether a master key is loaded, who still carries a plain badge. Admin only."""
+    return {
+        "require_secure_badges": room.settings.door.require_secure_badges,
+        "master_key": "ready" if service.verifier.ready else service.verifier.problem,
+        "reader_can_provision": service.reader is not None and service.reader.kind == "pn532",
+        "plain_members": service.secure_badges.members_with_plain_badges(),
+        "secure": service.secure_badges.active_secure_uids(),
+    }
+
+
+@router.post("/members/{member_id}/badges/provision-by-tap", status_code=202, dependencies=[allow(Role.ADMIN)])
+async def arm_provisioning(member_id: int, body: ProvisionIn, service: AccessDep) -> dict[str, Any]:
+    """The next card laid on the door's PN532 becomes this member's secure badge (the door stays shut). Admin only.
+
+    Read the outcome with ``GET /api/v1/door/provisioning``.
+    """
+    return service.provisioning.arm(member_id, force=body.force)
+
+
+@router.get("/door/provisioning", dependencies=[allow(Role.ADMIN)])
+async def provisioning_status(service: AccessDep) -> dict[str, Any]:
+    """Whether the reader waits for a card to provision, and the last outcome. Admin only."""
+    return service.provisioning.status()
+
+
+@router.delete("/door/provisioning", dependencies=[allow(Role.ADMIN)])
+async def cancel_provisioning(service: AccessDep) -> dict[str, Any]:
+    """Stop waiting for a card to provision. Admin only."""
+    return service.provisioning.disarm()
+
+
 @router.get("/alarms", dependencies=[allow(Role.ADMIN, Role.FACILITIES)])
 async def get_alarms(service: AccessDep) -> list[dict[str, Any]]:
     """The door's alarms: active ones first, then recently cleared ones (``{id, kind, since, active, detail}``)."""

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 BADGE_SHOWN_CHARS = 10
 """How much of the badge hash pages and exports show."""
-CSV_COLUMNS = ("id", "at", "kind", "reader", "badge", "member_id", "decision", "reason", "detail")
+CSV_COLUMNS = ("id", "at", "kind", "reader", "badge", "credential", "member_id", "decision", "reason", "detail")
 
 
 def load_key(data_dir: Path) -> bytes:
@@ -68,8 +68,12 @@ class AuditLog:
         decision: str | None = None,
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
+        credential: str | None = None,
     ) -> int:
-        """Write one entry durably (synchronous=FULL) and return its id."""
+        """Write one entry durably (synchronous=FULL) and return its id.
+
+        ``credential`` is, for a tap, ``uid`` (the UID alone) or ``secure`` (the card authenticated).
+        """
         with self.db.atomic():
             table = self.db.table("audit")
             table.insert(
@@ -78,6 +82,7 @@ class AuditLog:
                     "kind": kind,
                     "reader": reader,
                     "badge": self.badge_hash(uid) if uid else None,
+                    "credential": credential,
                     "member_id": member_id,
                     "decision": decision,
                     "reason": reason,

@@ -33,6 +33,16 @@ class Reason(StrEnum):
     ROOM_CLOSED = "room_closed"
     WALK_IN = "walk_in"  # booking capability: a member's tap on a free room started an ad-hoc booking
     ENROLMENT = "enrolment"  # booking capability: enrol-by-tap was armed, the tap enrolled the badge
+    # secure badges (roomctl.access.secure), decided before the booking rules
+    BADGE_NOT_SECURE = "badge_not_secure"  # [door] require_secure_badges and the badge is a plain UID
+    INSECURE_READER = "insecure_reader"  # an NTAG 424 badge at a reader that cannot authenticate (ESPHome, API)
+    AUTH_FAILED = "auth_failed"  # the card does not hold its key: a clone, a wrong key
+    REPLAY = "replay"  # the card's counter did not go up: a replayed exchange
+    CARD_REMOVED = "card_removed"  # the card left during authentication
+    CARD_GARBAGE = "card_garbage"  # the card answered what an NTAG 424 DNA does not
+    NOT_DESFIRE = "not_desfire"  # an NTAG 424 badge's UID on a card that is not one (a UID clone)
+    MASTER_KEY_MISSING = "master_key_missing"  # no badge master key: NTAG 424 badges cannot be checked
+    MASTER_KEY_INVALID = "master_key_invalid"  # the badge master key is not 32 hex characters
 
 
 CLOSURE_PROBE = timedelta(seconds=1)
@@ -49,12 +59,15 @@ class Decision:
     reason: Reason
     member: Member | None = None
     booking: Booking | None = None
+    credential: str = "uid"
+    """``uid`` (the UID alone) or ``secure`` (the card authenticated)."""
 
     def as_dict(self) -> dict[str, object]:
         """JSON-able form (what the tap API answers)."""
         return {
             "granted": self.granted,
             "reason": self.reason.value,
+            "credential": self.credential,
             "member": {"id": self.member.id, "name": self.member.name} if self.member else None,
             "booking_id": self.booking.id if self.booking else None,
         }

@@ -38,6 +38,8 @@ class Signal(StrEnum):
     DENIED = "denied"
     RECORDING = "recording"
     BOOKED_SOON = "booked_soon"
+    NOT_SECURE = "not_secure"
+    """A plain-UID badge refused because the room requires secure badges: violet, two chirps."""
 
 
 LED_COLOURS: dict[Signal, tuple[float, float, float]] = {
@@ -46,7 +48,10 @@ LED_COLOURS: dict[Signal, tuple[float, float, float]] = {
     Signal.DENIED: (1.0, 0.0, 0.0),
     Signal.RECORDING: (1.0, 0.0, 0.4),
     Signal.BOOKED_SOON: (1.0, 0.6, 0.0),
+    Signal.NOT_SECURE: (0.6, 0.0, 1.0),
 }
+FLASHES: dict[Signal, int] = {Signal.GRANTED: 1, Signal.DENIED: 3, Signal.NOT_SECURE: 2}
+"""Signals that flash over the standing colour, and how many buzzer chirps go with each."""
 
 
 class Door:
@@ -153,7 +158,7 @@ class Door:
 
     def show(self, signal: Signal) -> None:
         """Show a signal on the LED; granted and denied flash, then the standing colour returns."""
-        if signal in (Signal.GRANTED, Signal.DENIED):
+        if signal in FLASHES:
             now = time.monotonic()
             if self._flashed and self._flashed[0] is signal and now - self._flashed[1] < SIGNAL_REPEAT_SECONDS:
                 return
@@ -162,8 +167,7 @@ class Door:
                 on_time=LED_FLASH_SECONDS, off_time=0, on_color=LED_COLOURS[signal], off_color=LED_COLOURS[self._standing], n=1
             )
             if self.buzzer is not None:
-                chirps = 1 if signal is Signal.GRANTED else 3
-                self.buzzer.beep(on_time=BUZZER_CHIRP_SECONDS, off_time=BUZZER_CHIRP_SECONDS, n=chirps)
+                self.buzzer.beep(on_time=BUZZER_CHIRP_SECONDS, off_time=BUZZER_CHIRP_SECONDS, n=FLASHES[signal])
             return
         self._standing = signal
         self._flashed = None

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from roomctl.access.secure.verify import CardProof
 from roomctl.core.events import Event
 
 
 @dataclass(frozen=True)
 class Tap(Event):
-    """A badge was presented at a reader. ``uid`` is raw as the reader gave it."""
+    """A badge was presented at a reader. ``uid`` is raw as the reader gave it.
+
+    ``proof`` is what a reader that authenticates cards (a PN532 on this Pi) found out about the card; ``None``
+    from readers that only see UIDs (ESPHome nodes, the API, the simulated reader).
+    """
 
     uid: str = ""
     reader: str = "simulated"
+    proof: CardProof | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,13 @@ class LockoutEnded(Event):
     """Timer: a reader's lockout is over."""
 
     reader: str = ""
+
+
+@dataclass(frozen=True)
+class ProvisioningTimeout(Event):
+    """Timer: provision-by-tap request ``serial`` waited long enough."""
+
+    serial: int = 0
 
 
 @dataclass(frozen=True)

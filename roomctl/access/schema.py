@@ -1,4 +1,4 @@
-"""The audit trail table: append-only, enforced by triggers as well as by the code.
+"""The audit trail table (append-only, enforced by triggers as well as by the code) and the secure badges.
 
 Updates are refused outright; deletes only for rows older than the retention in ``access_settings``, so
 retention expiry is the one way rows leave.
@@ -59,7 +59,22 @@ def _audit_retention_guard(db: sqlite_utils.Database) -> None:
     )
 
 
+def _secure_badges(db: sqlite_utils.Database) -> None:
+    """NTAG 424 DNA badges and their counters; the audit records which credential each decision saw."""
+    db.execute(
+        """create table secure_badges (
+            uid text primary key,
+            key_version integer not null,
+            last_counter integer not null check (last_counter >= 0),
+            provisioned_at text not null,
+            last_seen_at text
+        )"""
+    )
+    db.execute("alter table audit add column credential text check (credential in ('uid', 'secure'))")
+
+
 MIGRATIONS = [
     Migration("access_0001_audit", _audit),
     Migration("access_0002_audit_retention_guard", _audit_retention_guard),
+    Migration("access_0003_secure_badges", _secure_badges),
 ]

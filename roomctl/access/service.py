@@ -12,7 +12,10 @@ earlier decision without a new one, and a reader that saw too many denied taps i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
@@ -30,6 +33,7 @@ from roomctl.access.events import (
     ExitPressed,
     HeldOpenCheck,
     LockoutEnded,
+    ProvisioningTimeout,
     ReaderStatusChanged,
     Tap,
 )
@@ -37,6 +41,10 @@ from roomctl.access.gpio import make_pin_factory
 from roomctl.access.guard import HoldFilter, Lockout
 from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
+from roomctl.access.secure.credentials import SECURE, UID, SecureBadges
+from roomctl.access.secure.policy import SecureBadgePolicy
+from roomctl.access.secure.tap_desk import ProvisionDesk
+from roomctl.access.secure.verify import CardProof, CardVerifier
 from roomctl.booking.repository import BookingRepository, normalize_uid
 from roomctl.booking.service import BookingService
 from roomctl.core.health import ComponentHealth
@@ -52,6 +60,8 @@ HOUSEKEEPING_SECONDS = 30.0
 """How often the booked-soon colour is checked."""
 RETENTION_EVERY_SECONDS = 3600.0
 """How often expired audit entries are deleted."""
+REMEMBERED_PROOFS = 32
+"""Card proofs whose decision is kept to answer the reader's repeats of a held card."""
 DOOR = "door"
 """The subject of door alarms (one door per room)."""
 
@@ -67,12 +77,20 @@ class AccessService:
         self.settings = room.settings
         self.repo = BookingRepository(room.db)
         self.audit = AuditLog(room.db, load_key(room.settings.storage.data_dir))
+        self.secure_badges = SecureBadges(room.db)
+        self.verifier = CardVerifier.from_secret()
+        self.policy = SecureBadgePolicy(room.settings, self.repo, self.secure_badges)
+        self.provisioning = ProvisionDesk(
+            room, self.repo, self.secure_badges, self.audit, self.verifier, lambda: self.reader.kind if self.reader else None
+        )
         self.factory = make_pin_factory(room.settings.gpio)
         self.door: Door | None = None
         self.reader: Reader | None = None
         self.presence: PresenceSensor | None = None
         door = room.settings.door
         self.hold: HoldFilter[Decision] = HoldFilter()
+        self._proofs: OrderedDict[int, tuple[CardProof, Decision]] = OrderedDict()
+        """Decisions on recent card proofs: a reader repeats a held card's proof, which is one presentation."""
         self.lockout = Lockout(door.lockout_denied_taps, door.lockout_window_seconds, door.lockout_seconds)
         self.alarms = AlarmBoard(self.audit, room.clock, self._publish_alarms)
         self._opening = 0
@@ -96,6 +114,7 @@ class AccessService:
         room.on(LockoutEnded, self._on_lockout_ended)
         room.on(ReaderStatusChanged, self._on_reader_status)
         room.on(AccessHousekeeping, lambda event: self.housekeeping())
+        room.on(ProvisioningTimeout, self.provisioning.on_timeout)
         self._listen_for_recording()
         self._publish_alarms(self.alarms.part())
 
@@ -117,10 +136,12 @@ class AccessService:
         if isinstance(self.factory, MockFactory) and gpio.door_contact is not None:
             self.factory.pin(gpio.door_contact).drive_low()  # the simulated door starts shut
         self.audit.set_retention(self.settings.door.audit_retention_days)
-        self.reader = make_reader(self.settings, bus=self.bus)
+        if self.verifier.problem and self.secure_badges.count():
+            log.error("%d secure badges will be refused: %s", self.secure_badges.count(), self.verifier.problem)
+        self.reader = make_reader(self.settings, bus=self.bus, card_check=self.verifier)
         reader = self.reader
         reader.start(
-            lambda uid: self.room.post(Tap(source=reader.kind, uid=uid, reader=reader.name)),
+            lambda uid, proof=None: self.room.post(Tap(source=reader.kind, uid=uid, reader=reader.name, proof=proof)),
             lambda online, detail: self.room.post(
                 ReaderStatusChanged(source=reader.kind, reader=reader.name, online=online, detail=detail)
             ),
@@ -173,11 +194,18 @@ class AccessService:
             uid = None
         key = uid or raw[:80]
         earlier = self.hold.repeat_of(tap.reader, key, mono)
+        if earlier is None and tap.proof is not None and id(tap.proof) in self._proofs:
+            proof, earlier = self._proofs[id(tap.proof)]
+            earlier = earlier if proof is tap.proof else None
         if earlier is not None:
             log.debug("card still held at %s: no new decision", tap.reader)
             return earlier
         decision = self._decide(tap, uid, mono)
         self.hold.remember(tap.reader, key, mono, decision)
+        if tap.proof is not None:
+            self._proofs[id(tap.proof)] = (tap.proof, decision)
+            while len(self._proofs) > REMEMBERED_PROOFS:
+                self._proofs.popitem(last=False)
         return decision
 
     def _decide(self, tap: Tap, uid: str | None, mono: float) -> Decision:
@@ -196,20 +224,43 @@ class AccessService:
             log.warning("malformed UID (length %s) from reader %s rejected", length, tap.reader)
             self._denied(tap.reader, mono)
             return decision
+        if tap.proof is not None and tap.proof.provisioning is not None:
+            return self._provisioned(tap, uid, tap.proof, now)
         booking = self.room.find_service(BookingService)  # enrol-by-tap and walk-ins
         if booking is not None and (enrolled := booking.enrol_by_tap(uid, now)) is not None:
             self._record(tap, uid, Decision(False, Reason.ENROLMENT, enrolled), None)
             return Decision(False, Reason.ENROLMENT, enrolled)
+        credential, refusal = self.policy.judge(uid, tap.proof, now)
+        if refusal is not None:
+            return self._refuse_credential(tap, uid, mono, credential, refusal)
         decision = decide(self.repo, self.settings, uid, now)
         if decision.reason is Reason.OUTSIDE_WINDOW and booking is not None and decision.member is not None:
             walk_in = booking.walk_in(decision.member, now)
             decision = Decision(True, Reason.WALK_IN, decision.member, walk_in) if walk_in else decision
+        decision = dataclasses.replace(decision, credential=credential)
         if not decision.granted:
             self._record(tap, uid, decision, {"booking_id": decision.booking.id} if decision.booking else None)
             log.info("tap at %s denied: %s", tap.reader, decision.reason.value)
             self._denied(tap.reader, mono)
             return decision
         self._grant(tap, uid, decision)
+        return decision
+
+    # -- secure badges --------------------------------------------------------------------------------------
+
+    def _refuse_credential(self, tap: Tap, uid: str, mono: float, credential: str, reason: Reason) -> Decision:
+        member, _ = self.repo.badge_owner(uid)
+        decision = Decision(False, reason, member, credential=credential)
+        self._record(tap, uid, decision, self.policy.refusal_detail(uid, tap.proof, reason) or None)
+        log.warning("tap at %s refused: %s", tap.reader, reason.value)
+        self._denied(tap.reader, mono, Signal.NOT_SECURE if reason is Reason.BADGE_NOT_SECURE else Signal.DENIED)
+        return decision
+
+    def _provisioned(self, tap: Tap, uid: str, proof: CardProof, now: datetime) -> Decision:
+        """Enrol what the reader provisioned for the admin (or record why not); the door stays shut."""
+        member, status = self.provisioning.enrol(tap.reader, uid, proof, now)
+        decision = Decision(False, Reason.ENROLMENT, member, credential=SECURE if member else UID)
+        self._record(tap, uid, decision, {"provisioning": status})
         return decision
 
     def _grant(self, tap: Tap, uid: str, decision: Decision) -> None:
@@ -253,11 +304,12 @@ class AccessService:
             decision="granted" if decision.granted else "denied",
             reason=decision.reason.value,
             detail=detail,
+            credential=decision.credential,
         )
         self._taps.labels("granted" if decision.granted else "denied", decision.reason.value).inc()
 
-    def _denied(self, reader: str, mono: float) -> None:
-        self._signal(Signal.DENIED)
+    def _denied(self, reader: str, mono: float, signal: Signal = Signal.DENIED) -> None:
+        self._signal(signal)
         if self.lockout.denied(reader, mono):
             door = self.settings.door
             self.alarms.raise_alarm(

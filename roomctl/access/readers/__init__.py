@@ -12,12 +12,13 @@ from roomctl.errors import ConfigError
 __all__ = ["PollingReader", "Reader", "StatusSink", "UidSink", "make_reader"]
 
 
-def make_reader(settings: Settings, *, bus: Any = None) -> Reader:
+def make_reader(settings: Settings, *, bus: Any = None, card_check: Any = None) -> Reader:
     """The reader ``[reader] kind`` names.
 
     Args:
         settings: The room's settings.
         bus: The room's MQTT bus (needed for ``esphome``).
+        card_check: Authenticates NTAG 424 DNA badges on a PN532 (other readers see UIDs only).
 
     Raises:
         ConfigError: ``esphome`` without MQTT.
@@ -26,11 +27,11 @@ def make_reader(settings: Settings, *, bus: Any = None) -> Reader:
     if reader.kind == "pn532_uart":
         from roomctl.access.readers.pn532 import Pn532Reader
 
-        return Pn532Reader.uart(reader.name, reader.device)
+        return Pn532Reader.uart(reader.name, reader.device, card_check=card_check)
     if reader.kind == "pn532_i2c":
         from roomctl.access.readers.pn532 import Pn532Reader
 
-        return Pn532Reader.i2c(reader.name, reader.i2c_address)
+        return Pn532Reader.i2c(reader.name, reader.i2c_address, card_check=card_check)
     if reader.kind == "evdev":
         from roomctl.access.readers.wedge import WedgeReader
 

@@ -19,8 +19,12 @@ from roomctl.core.health import ComponentHealth
 
 log = logging.getLogger(__name__)
 
-UidSink = Callable[[str], None]
-"""Receives a UID as the reader read it (hex, maybe with separators); called from the reader's thread."""
+UidSink = Callable[..., None]
+"""Receives a UID as the reader read it (hex, maybe with separators); called from the reader's thread.
+
+Readers that authenticate cards (a PN532 with a card check) call it as ``sink(uid, proof)``; the others as
+``sink(uid)``.
+"""
 StatusSink = Callable[[bool, str], None]
 """Receives ``(online, detail)`` whenever a reader goes offline or comes back; called from its thread."""
 
@@ -74,9 +78,13 @@ class Reader(ABC):
             return ComponentHealth("ok", f"{self.kind} reader {self.name}: {self._detail}")
         return ComponentHealth("degraded", f"{self.kind} reader {self.name} is offline: {self._detail}")
 
-    def _emit(self, uid: str) -> None:
-        if self._sink is not None:
+    def _emit(self, uid: str, proof: Any = None) -> None:
+        if self._sink is None:
+            return
+        if proof is None:
             self._sink(uid)
+        else:
+            self._sink(uid, proof)
 
     def _set_online(self, online: bool, detail: str) -> None:
         changed = online != self._online
@@ -95,7 +103,8 @@ class PollingReader(Reader):
     """A reader served by one thread that opens the device, reads from it and reopens it after failures.
 
     Subclasses implement :meth:`_open` (returns a handle, raises when the device is absent), :meth:`_read`
-    (returns the next UID or ``None`` after a short wait, raises on garbage or loss) and :meth:`_close`.
+    (returns the next UID, or ``(uid, proof)`` for an authenticated card, or ``None`` after a short wait; raises
+    on garbage or loss) and :meth:`_close`.
 
     Args:
         name: The reader's name.
@@ -122,8 +131,8 @@ class PollingReader(Reader):
         """Open the device and return a handle."""
 
     @abstractmethod
-    def _read(self, handle: Any) -> str | None:
-        """The next UID, or ``None`` when no badge was presented during a short wait."""
+    def _read(self, handle: Any) -> str | tuple[str, Any] | None:
+        """The next UID (with its proof, if the reader authenticates), or ``None`` when no badge came."""
 
     def _close(self, handle: Any) -> None:
         """Release the handle (must not raise)."""
@@ -152,16 +161,17 @@ class PollingReader(Reader):
                 if self._handle is None:
                     self._handle = self._open()
                     self.opens += 1
-                uid = self._read(self._handle)
+                reading = self._read(self._handle)
             except Exception as exc:
                 self._failed(exc)
                 continue
             if self.failures or not self.online:
                 self.failures = 0
                 self._set_online(True, "reading")
+            uid, proof = reading if isinstance(reading, tuple) else (reading, None)
             if uid:
                 try:
-                    self._emit(uid)
+                    self._emit(uid, proof)
                 except Exception:
                     log.exception("reader %s could not hand over a tap", self.name)
         self._release()

@@ -117,7 +117,7 @@ async def test_cards_that_are_not_the_badge_are_refused_and_the_next_good_tap_op
         assert relay_activations(room) == 0
         assert outcome(await present(room, chip, card)) == ("granted", "member", "secure")
         assert relay_activations(room) == 1
-        assert room.service("access").reader.opens == 1  # a bad card is not a reader failure: no reconnect
+        assert room.service(AccessService).reader.opens == 1  # a bad card is not a reader failure: no reconnect
 
 
 @pytest.mark.parametrize("after", [0, 1, 2, 3, 4])
@@ -132,7 +132,7 @@ async def test_a_card_torn_away_mid_exchange_is_refused(
         assert outcome(torn) == ("denied", "card_removed", "uid")
         assert relay_activations(room) == 0
         assert outcome(await present(room, chip, card)) == ("granted", "member", "secure")
-        assert room.service("access").reader.opens == 1
+        assert room.service(AccessService).reader.opens == 1
 
 
 async def test_a_replayed_recording_is_refused(

@@ -220,11 +220,13 @@ def demo(directory: Path, port: int, host: str) -> None:
 
 
 def _add_capability_commands() -> None:
+    from roomctl.proposal.cli import deidentify_group
     from roomctl.session.cli import videoframes_group
     from roomctl.speech.cli import models_group
 
     cli.add_command(models_group)
     cli.add_command(videoframes_group)
+    cli.add_command(deidentify_group)
     from roomctl.ops.cli import backup_command, install_command, restore_command
 
     for command in (install_command, backup_command, restore_command):

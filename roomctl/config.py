@@ -209,8 +209,14 @@ class LlmSettings(Section):
     """The AI improvement proposal (key: ROOMCTL_ANTHROPIC_API_KEY or credential anthropic_api_key)."""
 
     enabled: bool = Field(True, description="false: the room never asks for proposals")
+    provider: Literal["anthropic", "openai_compatible"] = Field(
+        "anthropic", description="anthropic (Messages API) or openai_compatible (a chat-completions server on the LAN)"
+    )
     model: str = Field("claude-sonnet-4-6", min_length=1)
-    base_url: str = Field("", description="Messages API base URL; empty = the SDK's default")
+    base_url: str = Field("", description="API base URL; empty = the SDK's default (openai_compatible needs one)")
+    preview: Literal["required", "optional"] = Field(
+        "required", description="required: the group sees and sends every request from the tablet"
+    )
     max_tokens: int = Field(4096, ge=256, le=64000)
     daily_budget_eur: float = Field(5.0, ge=0, description="per room and local day; 0 = no proposals")
     redact_words: list[str] = Field(default_factory=list, description="removed before text leaves, besides names")

@@ -35,6 +35,7 @@ anything.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -161,6 +162,29 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 """Identifiers found by pattern, in every language (deduce finds most of them in Dutch as well)."""
 
+_INTERFIX_RE = re.compile(
+    r"(?<![\w-])(?:[Vv]an (?:[Dd]e[rn]? |'t |[Hh]et )?|[Dd]e |[Dd]en |[Dd]er |[Tt]e[rn]? |[Ii]n 't |[Oo]p (?:de|den|'t) )"
+    "(?P<surname>[^\\W\\d_][\\w'\u2019]*)(?!\\w)"
+)
+"""A Dutch surname particle sequence and the word after it."""
+INTERFIX_SURNAME_LIST = "src/names/lst_interfix_surname/items.txt"
+
+
+_INTERFIX_SURNAMES: frozenset[str] | None = None
+
+
+def _interfix_surnames() -> frozenset[str]:
+    """The list of deduce's surnames that follow a particle ("Dam", "Groot", "Leeuwen"), folded."""
+    global _INTERFIX_SURNAMES
+    if _INTERFIX_SURNAMES is None:
+        import deduce
+
+        path = Path(deduce.__file__).parent / "data" / "lookup" / INTERFIX_SURNAME_LIST
+        _INTERFIX_SURNAMES = frozenset(fold(line.strip()) for line in path.read_text(encoding="utf-8").splitlines()
+                                       if line.strip())
+    return _INTERFIX_SURNAMES
+
+
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 _JOINER_RE = re.compile(r"^(?:\s+|\s*-\s*|\.\s*)$")
 _POSSESSIVE_RE = re.compile("^['\u2019`]s?(?!\\w)")
@@ -176,7 +200,14 @@ class DeidentifierNotReadyError(StateError):
 # -- text folding ---------------------------------------------------------------------------------------------
 
 
+_FOLD_SPECIAL = {"\u0131": "i", "\u0142": "l", "\u00f8": "o", "\u0111": "d", "\u0140": "l"}
+"""Letters without a Unicode decomposition that people still write without their mark (dotless i, l with
+stroke, o with stroke, d with stroke): "Y\u0131lmaz" is also written "Yilmaz"."""
+
+
+@functools.lru_cache(maxsize=4096)
 def _fold_char(char: str) -> str:
+    char = _FOLD_SPECIAL.get(char, char)
     decomposed = unicodedata.normalize("NFKD", char)
     base = "".join(c for c in decomposed if not unicodedata.combining(c)) or char
     if len(base) != 1:
@@ -208,6 +239,8 @@ def split_name(full_name: str) -> tuple[list[str], list[str]]:
     is a given name only.
     """
     words = full_name.split()
+    if words and _is_particle(words[0]):
+        return [], words  # "de Graaf", "Van Dam": a surname alone
     if len(words) < 2:
         return words, []
     i = len(words) - 1
@@ -240,7 +273,7 @@ def diminutives(name: str) -> set[str]:
     forms = {n + "tje", n + "je", n + "ke", n + "ie", n + "pje", n + n[-1] + "etje", n + n[-1] + "ie", n + "tjes"}
     if n[-1] in "aeiouy":
         stem = n[:-1]
-        forms |= {stem + "etje", stem + "eke", stem + "ke", stem + "ie", stem + "tje"}
+        forms |= {stem + "etje", stem + "eke", stem + "ke", stem + "ie", stem + "tje", n + n[-1] + "tje"}
     return forms
 
 
@@ -265,7 +298,7 @@ def name_forms(full_name: str) -> set[str]:
                 surname_forms.add(_key(part_words[i:]))
     surname_forms = {f for f in surname_forms if f and not all(w in PARTICLES for w in f.split())}
     given_forms: set[str] = set()
-    if given_words:
+    if given_words and not all(_is_particle(w) for w in given_words):
         given_forms.add(_key(given_words))
         for word in given_words:
             if len(word.strip(".")) >= MIN_NAME_LENGTH and not _is_particle(word):
@@ -413,6 +446,8 @@ class Deidentification:
 
     def __post_init__(self) -> None:
         self._forms: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+        self._prefixes: set[str] = set()
         self._capital: set[str] = set()
         self._max_tokens = 1
         for name in self.known:
@@ -436,6 +471,9 @@ class Deidentification:
         """Continue the numbering of an earlier request (returns self)."""
         if state:
             self.numbers.update({str(k): int(v) for k, v in state.get("numbers", {}).items()})
+            for slot, number in self.numbers.items():
+                kind = slot.split("\x00", 1)[0]
+                self._counts[kind] = max(self._counts.get(kind, 0), number)
             for placeholder, texts in state.get("mapping", {}).items():
                 known = self.mapping.setdefault(placeholder, [])
                 known.extend(t for t in list(texts) if t not in known)
@@ -457,6 +495,8 @@ class Deidentification:
     def _add_name(self, name: str, *, key: str) -> None:
         for form in name_forms(name):
             self._forms.setdefault(form, key)
+            words = form.split()
+            self._prefixes.update(" ".join(words[:n]) for n in range(1, len(words)))
             if _needs_capital(form):
                 self._capital.add(form)
             self._max_tokens = min(max(self._max_tokens, len(form.split())), MAX_FORM_TOKENS)
@@ -466,7 +506,7 @@ class Deidentification:
     def _deduce_spans(self, text: str) -> list[Span]:
         if self.engine is None or not text.strip():
             return []
-        spans = []
+        spans = self._interfix_spans(text)
         for ann in self.engine.deidentify(text).annotations:
             kind = DEDUCE_KINDS.get(str(ann.tag).split("+")[0]) or DEDUCE_KINDS.get(str(ann.tag))
             if kind is None:
@@ -474,17 +514,30 @@ class Deidentification:
             start, end = int(ann.start_char), int(ann.end_char)
             if kind == "person":
                 start = self._skip_titles(text, start, end)
-                if start >= end:
-                    continue
+                if all(fold(t) in PARTICLES for t in _TOKEN_RE.findall(text, start, end)):
+                    continue  # only "de", "van": no name left
             spans.append(Span(start, end, kind, _key(_words(text[start:end])), "person"))
         return spans
 
     @staticmethod
     def _skip_titles(text: str, start: int, end: int) -> int:
         for match in _TOKEN_RE.finditer(text, start, end):
-            if fold(match.group()) not in TITLES and fold(match.group()) not in PARTICLES:
+            if fold(match.group()) not in TITLES:
                 return match.start()
         return end
+
+    def _interfix_spans(self, text: str) -> list[Span]:
+        """"Van Dam", "De Groot", "de Graaf": a particle and a capitalised surname from deduce's list.
+
+        deduce itself matches particles in lower case only and skips surnames that are also words ("Graaf").
+        """
+        surnames = _interfix_surnames()
+        spans = []
+        for match in _INTERFIX_RE.finditer(text):
+            surname = match.group("surname")
+            if surname[:1].isupper() and fold(surname) in surnames:
+                spans.append(Span(match.start(), match.end(), "person", _key(_words(match.group())), "person"))
+        return spans
 
     def _known_spans(self, text: str) -> list[Span]:
         if not self._forms:
@@ -512,7 +565,10 @@ class Deidentification:
             if j > i and not _JOINER_RE.match(folded[tokens[j - 1].end() : tokens[j].start()]):
                 break
             words.append(tokens[j].group())
-            candidates.append((j, " ".join(words)))
+            phrase = " ".join(words)
+            candidates.append((j, phrase))
+            if phrase not in self._prefixes:
+                break
         for j, phrase in reversed(candidates):
             for form, cut in ((phrase, 0), (phrase[:-1], 1) if phrase.endswith("s") else (None, 0)):
                 if form is None or form not in self._forms:
@@ -562,10 +618,8 @@ class Deidentification:
             self._add_name(clean, key=key)
         return found
 
-    def apply(self, text: str, deduce_spans: list[Span] | None = None) -> str:
-        """``text`` with every name, identifier and configured word replaced."""
-        if not text:
-            return text
+    def find(self, text: str, deduce_spans: list[Span] | None = None) -> list[Span]:
+        """The spans of ``text`` that :meth:`apply` replaces, in order (none overlap)."""
         if deduce_spans is None:
             [deduce_spans] = self.discover([text])
         protected = [(m.start(), m.end()) for m in PLACEHOLDER_RE.finditer(text)]
@@ -574,7 +628,13 @@ class Deidentification:
             for s in [*self._known_spans(text), *deduce_spans, *self._pattern_spans(text), *self._word_spans(text)]
             if not any(s.start < e and b < s.end for b, e in protected)
         ]
-        chosen = self._resolve(spans)
+        return self._resolve(spans)
+
+    def apply(self, text: str, deduce_spans: list[Span] | None = None) -> str:
+        """``text`` with every name, identifier and configured word replaced."""
+        if not text:
+            return text
+        chosen = self.find(text, deduce_spans)
         out = []
         last = 0
         for span in chosen:
@@ -595,9 +655,11 @@ class Deidentification:
             replace(s, key=self._forms[s.key]) if s.source == "person" and s.key in self._forms else s for s in spans
         ]
         ordered = sorted(spans, key=lambda s: (-s.length, -PRIORITY[s.source], s.start))
+        used = bytearray(max((s.end for s in spans), default=0))
         taken: list[Span] = []
         for span in ordered:
-            if all(span.end <= t.start or span.start >= t.end for t in taken):
+            if not any(used[span.start : span.end]):
+                used[span.start : span.end] = b"\x01" * span.length
                 taken.append(span)
         taken.sort(key=lambda s: s.start)
         return taken
@@ -611,7 +673,8 @@ class Deidentification:
         slot = f"{span.kind}\x00{span.key}"
         number = self.numbers.get(slot)
         if number is None:
-            number = 1 + sum(1 for k in self.numbers if k.startswith(f"{span.kind}\x00"))
+            number = self._counts.get(span.kind, 0) + 1
+            self._counts[span.kind] = number
             self.numbers[slot] = number
         placeholder = self._placeholder(span.kind, number)
         texts = self.mapping.setdefault(placeholder, [])

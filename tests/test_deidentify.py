@@ -84,6 +84,8 @@ def test_names_deduce_finds_are_removed_everywhere_and_titles_stay() -> None:
     assert left(out, "Karin", "Wouters", "Hoekstra") == []
     assert "teamleider [persoon 1]" in out and "meneer [persoon 2]" in out
     assert out.endswith("Later zei [persoon 1] nog iets tegen [persoon 2].")
+    [out] = nl("Teamleider Karin Wouters belde. Dokter Peters ook.")
+    assert out == "Teamleider [persoon 1] belde. Dokter [persoon 2] ook."
 
 
 def test_identifiers_are_replaced_and_numbered_by_kind() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,9 +107,17 @@ async def ask_for_proposal(
 
 
 @router.get("/api/v1/proposal-previews/{preview_id}")
-async def get_preview(preview_id: int, service: ServiceDep) -> dict[str, Any]:
-    """Exactly what would leave the Pi: the de-identified passages, placeholders in them, and the whole text."""
-    return service.preview_view(preview_id)
+async def get_preview(
+    preview_id: int,
+    service: ServiceDep,
+    struck: Annotated[str, Query(max_length=100_000, description="passage ids, comma-separated")] = "",
+) -> dict[str, Any]:
+    """Exactly what would leave the Pi: the de-identified passages, placeholders in them, and the whole text.
+
+    With ``struck``, the text is the one that goes out when those passages are struck.
+    """
+    ids = [s for s in struck.split(",") if s] if struck else None
+    return service.preview_view(preview_id, ids)
 
 
 @router.post("/api/v1/proposal-previews/{preview_id}/send", status_code=202)

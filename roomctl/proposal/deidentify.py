@@ -76,6 +76,10 @@ TITLES = frozenset(
     {
         "meneer", "mevrouw", "mijnheer", "dhr", "mevr", "mw", "mej", "dr", "drs", "ir", "ing", "mr", "prof", "ds",
         "heer", "collega", "mrs", "ms", "miss", "sir",
+        # roles in front of a name: what the proposal may say about a person
+        "teamleider", "leidinggevende", "manager", "directeur", "dokter", "arts", "huisarts", "zuster",
+        "verpleegkundige", "verzorgende", "begeleider", "client", "bewoner", "stagiaire", "stagiair", "coach",
+        "juf", "meester", "docent", "teacher", "doctor", "nurse", "colleague",
     }
 )
 """Words in front of a name that are kept (a role or form of address, not the person)."""

@@ -218,22 +218,32 @@ class ProposalService:
         request, _ = self.send(preview_id, [])
         return request
 
-    def preview_view(self, preview_id: int) -> dict[str, Any]:
+    def preview_view(self, preview_id: int, struck: list[str] | None = None) -> dict[str, Any]:
         """What the tablet shows: the passages (placeholders in them), what is struck, and the exact text.
 
+        Args:
+            preview_id: The preview.
+            struck: Passages the group is striking (default: those stored), for the exact text with them left out.
+
         The mapping back to names is never part of it.
+
+        Raises:
+            ValidationError: A struck id that is no passage of the preview.
         """
         row = self.store.preview(preview_id)
         if row["state"] == "expired":
             raise StateError(f"proposal preview {preview_id} has expired with the transcript")
         language = self.room.settings.room.language
-        struck = set(row["struck"])
+        try:
+            strike = check_struck(row["sections"], row["struck"] if struck is None else struck)
+        except ValueError as exc:
+            raise ValidationError(f"{exc}; strike passages by the ids the preview lists", field="struck") from None
         return {
             **self._public_preview(row),
             "sections": row["sections"],
-            "struck": sorted(struck),
+            "struck": sorted(strike),
             "system": system_prompt(language),
-            "text": user_text(row["sections"], struck, row["kind"], language),
+            "text": user_text(row["sections"], strike, row["kind"], language),
             "provider": self.settings.provider,
             "model": self.settings.model,
         }

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -30,15 +29,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+from tests.local_server import DroppedConnectionError, LocalServer
 
 API_VERSION_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 """Any dated API version: the streaming event shapes implemented here have been stable across versions."""
-START_TIMEOUT_SECONDS = 10.0
 
 REQUEST_KEYS = {
     "model", "max_tokens", "messages", "system", "tools", "tool_choice", "stream", "temperature", "metadata",
@@ -122,25 +119,20 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.monotonic)
 
 
-class _DroppedConnectionError(Exception):
-    """Raised inside the response stream to make uvicorn abort the connection mid-body."""
-
-
-class FakeAnthropic:
+class FakeAnthropic(LocalServer):
     """The fake Messages API server (see the module docstring)."""
 
+    thread_name = "fake-anthropic"
+
     def __init__(self, *, valid_keys: set[str] | None = None, default: Behaviour | None = None) -> None:
+        super().__init__()
         self.valid_keys = valid_keys
         self.default: Behaviour = default or Reply(tool_input={"ok": True})
         self.requests: list[RecordedRequest] = []
         self.errors: list[str] = []
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
         self._message_counter = 0
-        self.port = 0
 
     # -- control ----------------------------------------------------------------------------------------
 
@@ -168,41 +160,6 @@ class FakeAnthropic:
     def assert_no_errors(self) -> None:
         """Fail if any request had a shape the fake does not implement."""
         assert not self.errors, f"the fake Anthropic server refused requests: {self.errors}"
-
-    def start(self) -> FakeAnthropic:
-        """Start serving on a free loopback port (returns when the server accepts connections)."""
-        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])])
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        sock = self._sock
-        server = self._server
-        self._thread = threading.Thread(target=lambda: server.run(sockets=[sock]), name="fake-anthropic", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Anthropic server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._sock is not None:
-            self._sock.close()
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- serving ----------------------------------------------------------------------------------------
 
@@ -403,7 +360,7 @@ async def _sse(
 ) -> AsyncIterator[bytes]:
     for count, (name, data) in enumerate(events):
         if drop_after is not None and count >= drop_after:
-            raise _DroppedConnectionError("scripted drop")
+            raise DroppedConnectionError("scripted drop")
         if event_delay and count:
             await asyncio.sleep(event_delay)
         yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()

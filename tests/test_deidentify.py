@@ -191,3 +191,10 @@ def test_set_up_builds_once_into_a_readable_directory_and_the_service_never_buil
     assert (target / "src/locations/lst_street/items.txt").read_text() == ""
     tried = _roomctl("deidentify", "try", "--name", "Anna de Vries", "Annas plan met Karin Wouters", env=env)
     assert tried.returncode == 0 and tried.stdout.strip() == "[persoon 1] plan met [persoon 2]"
+
+
+def test_loading_deduce_leaves_the_logging_configuration_alone() -> None:
+    code = ("import logging; from roomctl.proposal.deidentify import load_deduce; load_deduce(); "
+            "root = logging.getLogger(); print(root.level, len(root.handlers))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.split() == [str(30), "0"]  # WARNING, no handler: deduce's basicConfig(DEBUG) undone

@@ -181,7 +181,7 @@ def _interfix_surnames() -> frozenset[str]:
     """The list of deduce's surnames that follow a particle ("Dam", "Groot", "Leeuwen"), folded."""
     global _INTERFIX_SURNAMES
     if _INTERFIX_SURNAMES is None:
-        import deduce
+        deduce = _import_deduce()
 
         path = Path(deduce.__file__).parent / "data" / "lookup" / INTERFIX_SURNAME_LIST
         _INTERFIX_SURNAMES = frozenset(fold(line.strip()) for line in path.read_text(encoding="utf-8").splitlines()
@@ -331,6 +331,23 @@ def _needs_capital(form: str) -> bool:
 # -- deduce ---------------------------------------------------------------------------------------------------
 
 
+def _import_deduce() -> Any:
+    """``import deduce``, undoing what its import does to logging.
+
+    deduce 3 calls ``logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)`` when imported: every
+    library's debug messages would go to standard output. The root logger keeps its handlers and level.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    import deduce
+
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    return deduce
+
+
 def deduce_dir() -> Path:
     """Where roomctl's build of deduce's lookup data lives: ``$ROOMCTL_DEDUCE_DIR`` or ``<venv>/share/roomctl/deduce``."""
     override = os.environ.get(DEDUCE_DIR_ENV, "").strip()
@@ -339,7 +356,7 @@ def deduce_dir() -> Path:
 
 def deduce_ready(directory: Path | None = None) -> bool:
     """True when :func:`build_deduce` completed in ``directory`` for the installed deduce version."""
-    import deduce
+    deduce = _import_deduce()
 
     stamp = (directory or deduce_dir()) / DEDUCE_STAMP
     try:
@@ -356,7 +373,7 @@ def build_deduce(directory: Path | None = None, *, force: bool = False) -> Path:
     Returns:
         The directory.
     """
-    import deduce
+    deduce = _import_deduce()
 
     target = directory or deduce_dir()
     if deduce_ready(target) and not force:
@@ -398,7 +415,7 @@ def load_deduce(directory: Path | None = None) -> Any:
                     f"the Dutch de-identification is not set up on this machine ({target} is not built); run "
                     "`roomctl deidentify build` (make setup and roomctl install do it). Nothing was sent."
                 )
-            import deduce
+            deduce = _import_deduce()
 
             _ENGINE = deduce.Deduce(lookup_data_path=target, cache_path=target)
         return _ENGINE

@@ -173,3 +173,24 @@ async def test_a_revision_is_previewed_too_and_keeps_the_numbering(make_settings
         await wait_for(lambda: len(svc.store.proposals_for_session(1)) == 2, timeout=10)
         assert svc.store.proposal(draft["id"])["status"] == "revised"
     assert "Kramer" not in sent_text(fake.message_requests()[1].body)
+
+
+async def test_asking_over_the_api_deidentifies_off_the_event_loop(make_settings, fake) -> None:
+    import threading
+
+    room = build_room(make_settings(llm={"base_url": fake.base_url}))
+    group = seed_group(room)
+    threads: list[str] = []
+    async with running(room) as svc:
+        made = svc._material
+
+        def recording(prepared: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return made(prepared)
+
+        svc._material = recording  # type: ignore[method-assign]
+        answer, created = await svc.ask_async(3, transcript=TRANSCRIPT * 50, group_id=group)
+        again, created_again = await svc.ask_async(3, transcript=TRANSCRIPT, group_id=group)
+    assert created and not created_again and again["preview_id"] == answer["preview_id"]
+    assert threads and threads[0] != threading.main_thread().name
+    assert "Kramer" not in svc.preview_view(answer["preview_id"])["text"]

@@ -93,7 +93,7 @@ async def ask_for_proposal(
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
 ) -> JSONResponse:
     """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists."""
-    request, created = service.ask(
+    request, created = await service.ask_async(
         session_id,
         transcript=body.transcript,
         work_situation=body.work_situation,

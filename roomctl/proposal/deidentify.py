@@ -398,6 +398,8 @@ def build_deduce(directory: Path | None = None, *, force: bool = False) -> Path:
 
 _ENGINE: Any = None
 _ENGINE_LOCK = threading.Lock()
+_ENGINE_USE = threading.Lock()
+"""One text at a time through the shared engine (asks run in worker threads)."""
 
 
 def load_deduce(directory: Path | None = None) -> Any:
@@ -528,7 +530,9 @@ class Deidentification:
         if self.engine is None or not text.strip():
             return []
         spans = self._interfix_spans(text)
-        for ann in self.engine.deidentify(text).annotations:
+        with _ENGINE_USE:
+            annotations = self.engine.deidentify(text).annotations
+        for ann in annotations:
             kind = DEDUCE_KINDS.get(str(ann.tag).split("+")[0]) or DEDUCE_KINDS.get(str(ann.tag))
             if kind is None:
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -43,6 +44,17 @@ log = logging.getLogger(__name__)
 Verdict = Literal["accept", "revise", "reject"]
 MAX_MATERIAL_CHARS = 2_000_000
 """Refuse absurdly large input outright (a 3-hour transcript is ~200 000 characters)."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What an ask read from the database, for the de-identification."""
+
+    session_id: int
+    group_id: int | None
+    key: str | None
+    data: ProposalInput
+    known: list[str]
 
 
 class ProposalService:
@@ -136,11 +148,41 @@ class ProposalService:
             StateError: Proposals are switched off.
             DeidentifierNotReadyError: Dutch de-identification was never set up here (nothing is stored).
         """
-        if idempotency_key:
-            existing = self.store.request_by_key(idempotency_key)
+        prepared = self._prepare(session_id, transcript, work_situation, problem, kader_notes, group_id,
+                                 idempotency_key)
+        if isinstance(prepared, tuple):
+            return prepared
+        return self._finish(prepared, self._material(prepared), preview)
+
+    async def ask_async(
+        self,
+        session_id: int,
+        *,
+        transcript: str | None = None,
+        work_situation: str = "",
+        problem: str = "",
+        kader_notes: list[tuple[str, str]] | None = None,
+        group_id: int | None = None,
+        idempotency_key: str | None = None,
+        preview: bool | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """:meth:`ask`, with the de-identification (about a second for a long transcript) in a worker thread.
+
+        The event loop keeps serving the door and the screens meanwhile. Same answers and errors as :meth:`ask`.
+        """
+        prepared = self._prepare(session_id, transcript, work_situation, problem, kader_notes, group_id,
+                                 idempotency_key)
+        if isinstance(prepared, tuple):
+            return prepared
+        material = await asyncio.to_thread(self._material, prepared)
+        return self._finish(prepared, material, preview)
+
+    def _existing(self, session_id: int, key: str | None) -> tuple[dict[str, Any], bool] | None:
+        if key:
+            existing = self.store.request_by_key(key)
             if existing is not None:
                 return self._public(existing), False
-            waiting = self.store.preview_by_key(idempotency_key)
+            waiting = self.store.preview_by_key(key)
             if waiting is not None:
                 return self._public_preview(waiting), False
         active = self.store.active_request(session_id)
@@ -149,6 +191,16 @@ class ProposalService:
         waiting = self.store.open_preview(session_id)
         if waiting is not None:
             return self._public_preview(waiting), False
+        return None
+
+    def _prepare(
+        self, session_id: int, transcript: str | None, work_situation: str, problem: str,
+        kader_notes: list[tuple[str, str]] | None, group_id: int | None, key: str | None,
+    ) -> _Prepared | tuple[dict[str, Any], bool]:
+        """Everything that reads the database before the de-identification (or the existing answer)."""
+        existing = self._existing(session_id, key)
+        if existing is not None:
+            return existing
         text = transcript if transcript is not None else self.source.transcript(session_id)
         if text is None or not text.strip():
             raise ValidationError(
@@ -167,20 +219,27 @@ class ProposalService:
         if group_id is None:
             group_id = self.source.group_of_session(session_id)
         previous = last_accepted_proposal(self.room.db, group_id) if group_id is not None else None
-        deid = self._deidentification(group_id)
-        material = build_material(
-            ProposalInput(
-                transcript=text,
-                work_situation=work_situation,
-                problem=problem,
-                kader_notes=notes,
-                previous_proposal=previous["content"] if previous else None,
-            ),
-            deid,
-            language=self.room.settings.room.language,
-            transcript_max_chars=self.settings.transcript_max_chars,
-        )
-        preview_id = self._keep(session_id, group_id, "ask", None, material, deid, idempotency_key)
+        data = ProposalInput(transcript=text, work_situation=work_situation, problem=problem, kader_notes=notes,
+                             previous_proposal=previous["content"] if previous else None)
+        return _Prepared(session_id, group_id, key, data, self.source.known_names(group_id))
+
+    def _material(self, prepared: _Prepared) -> tuple[Material, Deidentification]:
+        """The de-identification itself: no database, safe in a worker thread."""
+        dutch = "nl" in (self.room.settings.room.language, self.room.settings.speech.language)
+        deid = deidentifier(prepared.known, self.settings.redact_words, self.room.settings.room.language,
+                            dutch=dutch)
+        material = build_material(prepared.data, deid, language=self.room.settings.room.language,
+                                  transcript_max_chars=self.settings.transcript_max_chars)
+        return material, deid
+
+    def _finish(
+        self, prepared: _Prepared, made: tuple[Material, Deidentification], preview: bool | None
+    ) -> tuple[dict[str, Any], bool]:
+        existing = self._existing(prepared.session_id, prepared.key)  # asked twice while the first was working
+        if existing is not None:
+            return existing
+        material, deid = made
+        preview_id = self._keep(prepared.session_id, prepared.group_id, "ask", None, material, deid, prepared.key)
         return self._after_keep(preview_id, preview), True
 
     def _keep(

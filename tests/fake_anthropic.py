@@ -22,9 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +29,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from tests.local_server import DroppedConnectionError, LocalServer
+from tests.local_server import DroppedConnectionError, FakeApi, RecordedRequest
 
 API_VERSION_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 """Any dated API version: the streaming event shapes implemented here have been stable across versions."""
@@ -108,30 +105,15 @@ ERROR_TYPES = {
 }
 
 
-@dataclass
-class RecordedRequest:
-    """One request as the server received it."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-    behaviour: str
-    received_at: float = field(default_factory=time.monotonic)
-
-
-class FakeAnthropic(LocalServer):
+class FakeAnthropic(FakeApi[Behaviour]):
     """The fake Messages API server (see the module docstring)."""
 
     thread_name = "fake-anthropic"
+    api_name = "Anthropic"
 
     def __init__(self, *, valid_keys: set[str] | None = None, default: Behaviour | None = None) -> None:
-        super().__init__()
+        super().__init__(default or Reply(tool_input={"ok": True}))
         self.valid_keys = valid_keys
-        self.default: Behaviour = default or Reply(tool_input={"ok": True})
-        self.requests: list[RecordedRequest] = []
-        self.errors: list[str] = []
-        self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
         self._message_counter = 0
 
     # -- control ----------------------------------------------------------------------------------------
@@ -140,11 +122,6 @@ class FakeAnthropic(LocalServer):
     def base_url(self) -> str:
         """What to give the SDK as ``base_url``."""
         return f"http://127.0.0.1:{self.port}"
-
-    def script(self, *behaviours: Behaviour) -> None:
-        """Queue behaviours for the next requests, in order."""
-        with self._lock:
-            self._script.extend(behaviours)
 
     def revoke(self, key: str) -> None:
         """Make ``key`` answer 401 from now on."""
@@ -157,31 +134,17 @@ class FakeAnthropic(LocalServer):
         """Requests to ``/v1/messages`` (in arrival order)."""
         return [r for r in self.requests if r.path == "/v1/messages"]
 
-    def assert_no_errors(self) -> None:
-        """Fail if any request had a shape the fake does not implement."""
-        assert not self.errors, f"the fake Anthropic server refused requests: {self.errors}"
-
     # -- serving ----------------------------------------------------------------------------------------
 
-    def _next(self) -> Behaviour:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
-
-    def _refuse(self, path: str, headers: dict[str, str], body: Any, problem: str) -> Response:
-        self.errors.append(problem)
-        self.requests.append(RecordedRequest(path, headers, body, "refused"))
-        return _error(400, "invalid_request_error", f"fake Anthropic server: {problem}")
+    def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        return _error(status, kind, message, headers)
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            return self._refuse(path, headers, raw.decode("utf-8", "replace"), "request body is not JSON")
-        if request.method != "POST" or path != "/v1/messages":
-            return self._refuse(path, headers, body, f"{request.method} {path} is not implemented")
+        read = await self._read(request, "/v1/messages")
+        if isinstance(read, Response):
+            return read
+        headers, body = read
         problem = _check_request(headers, body)
         if problem:
             return self._refuse(path, headers, body, problem)

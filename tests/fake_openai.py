@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +25,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from tests.local_server import DroppedConnectionError, LocalServer
+from tests.local_server import DroppedConnectionError, FakeApi, RecordedRequest
 
 PATH = "/v1/chat/completions"
 REQUEST_KEYS = {
@@ -83,30 +80,15 @@ class Drop:
 Behaviour = Reply | Status | Drop
 
 
-@dataclass
-class RecordedRequest:
-    """One request as the server received it."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-    behaviour: str
-    received_at: float = field(default_factory=time.monotonic)
-
-
-class FakeOpenAI(LocalServer):
+class FakeOpenAI(FakeApi[Behaviour]):
     """The fake chat-completions server (see the module docstring)."""
 
     thread_name = "fake-openai"
+    api_name = "OpenAI"
 
     def __init__(self, *, api_key: str | None = None, default: Behaviour | None = None) -> None:
-        super().__init__()
+        super().__init__(default or Reply(content={"ok": True}))
         self.api_key = api_key
-        self.default: Behaviour = default or Reply(content={"ok": True})
-        self.requests: list[RecordedRequest] = []
-        self.errors: list[str] = []
-        self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
         self._counter = 0
 
     @property
@@ -114,38 +96,19 @@ class FakeOpenAI(LocalServer):
         """What to give the SDK (and ``[llm] base_url``)."""
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def script(self, *behaviours: Behaviour) -> None:
-        """Queue behaviours for the next requests, in order."""
-        with self._lock:
-            self._script.extend(behaviours)
-
     def completion_requests(self) -> list[RecordedRequest]:
         """Requests to the chat-completions path (in arrival order)."""
         return [r for r in self.requests if r.path == PATH]
 
-    def assert_no_errors(self) -> None:
-        """Fail if any request had a shape the fake does not implement."""
-        assert not self.errors, f"the fake OpenAI server refused requests: {self.errors}"
-
-    def _next(self) -> Behaviour:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
-
-    def _refuse(self, path: str, headers: dict[str, str], body: Any, problem: str) -> Response:
-        self.errors.append(problem)
-        self.requests.append(RecordedRequest(path, headers, body, "refused"))
-        return _error(400, "invalid_request_error", f"fake OpenAI server: {problem}")
+    def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        return _error(status, kind, message, headers)
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            return self._refuse(path, headers, raw.decode("utf-8", "replace"), "request body is not JSON")
-        if request.method != "POST" or path != PATH:
-            return self._refuse(path, headers, body, f"{request.method} {path} is not implemented")
+        read = await self._read(request, PATH)
+        if isinstance(read, Response):
+            return read
+        headers, body = read
         problem = _check_request(body)
         if problem:
             return self._refuse(path, headers, body, problem)

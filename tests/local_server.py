@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
-from typing import Any, Self
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Generic, Self, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 START_TIMEOUT_SECONDS = 10.0
@@ -66,3 +71,69 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+B = TypeVar("B")
+"""A fake's behaviour type (a scripted reply, status or dropped connection)."""
+
+
+@dataclass
+class RecordedRequest:
+    """One request as a fake server received it."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+    behaviour: str
+    received_at: float = field(default_factory=time.monotonic)
+
+
+class FakeApi(LocalServer, Generic[B]):
+    """A fake API: scripted behaviours, every request recorded, unimplemented shapes refused and recorded.
+
+    Subclasses set :attr:`api_name`, implement :meth:`_error` (the API's error body) and call :meth:`_read`,
+    :meth:`_refuse` and :meth:`_next` from :meth:`_handle`.
+    """
+
+    api_name = "API"
+
+    def __init__(self, default: B) -> None:
+        super().__init__()
+        self.default: B = default
+        self.requests: list[RecordedRequest] = []
+        self.errors: list[str] = []
+        self._script: deque[B] = deque()
+        self._lock = threading.Lock()
+
+    def script(self, *behaviours: B) -> None:
+        """Queue behaviours for the next requests, in order."""
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def assert_no_errors(self) -> None:
+        """Fail if any request had a shape the fake does not implement."""
+        assert not self.errors, f"the fake {self.api_name} server refused requests: {self.errors}"
+
+    def _next(self) -> B:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        raise NotImplementedError  # pragma: no cover
+
+    def _refuse(self, path: str, headers: dict[str, str], body: Any, problem: str) -> Response:
+        self.errors.append(problem)
+        self.requests.append(RecordedRequest(path, headers, body, "refused"))
+        return self._error(400, "invalid_request_error", f"fake {self.api_name} server: {problem}")
+
+    async def _read(self, request: Request, path: str) -> tuple[dict[str, str], Any] | Response:
+        """Headers and JSON body of a POST to ``path``, or the refusal of anything else."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            return self._refuse(request.url.path, headers, raw.decode("utf-8", "replace"), "request body is not JSON")
+        if request.method != "POST" or request.url.path != path:
+            return self._refuse(request.url.path, headers, body, f"{request.method} {request.url.path} is not implemented")
+        return headers, body

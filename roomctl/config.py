@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from roomctl.devices.settings import DeviceSettings, ScenesSettings
@@ -228,6 +228,18 @@ class LlmSettings(Section):
     transcript_max_chars: int = Field(60000, ge=2000, le=400000, description="longer transcripts are cut (middle)")
     screen_throttle_seconds: float = Field(0.2, ge=0.02, le=5, description="how often the kiosk gets a new draft")
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
+
+    @model_validator(mode="after")
+    def _lan_server_named(self) -> LlmSettings:
+        if self.provider == "openai_compatible":
+            if not self.base_url:
+                raise ValueError(
+                    'provider "openai_compatible" needs base_url, the server\'s OpenAI-compatible URL '
+                    '(e.g. "http://llm.lan:8080/v1" for llama.cpp, "http://llm.lan:11434/v1" for Ollama)'
+                )
+            if "model" not in self.model_fields_set:
+                raise ValueError('provider "openai_compatible" needs model, the name the server serves it under')
+        return self
 
 
 class BackupSettings(Section):

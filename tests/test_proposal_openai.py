@@ -157,3 +157,15 @@ async def test_the_fake_refuses_request_shapes_it_does_not_implement(fake) -> No
     assert len(fake.errors) == 2
     with pytest.raises(AssertionError, match="refused requests"):
         fake.assert_no_errors()
+
+
+@pytest.mark.parametrize(("llm", "message"), [
+    ({"provider": "openai_compatible", "model": MODEL}, "needs base_url"),
+    ({"provider": "openai_compatible", "base_url": "http://127.0.0.1:1/v1"}, "needs model"),
+    ({"provider": "ollama"}, "provider"),
+])
+def test_a_lan_provider_without_its_url_or_model_is_a_clear_config_error(make_settings, llm, message) -> None:
+    from roomctl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_settings(llm=llm)

@@ -194,3 +194,25 @@ async def test_asking_over_the_api_deidentifies_off_the_event_loop(make_settings
     assert created and not created_again and again["preview_id"] == answer["preview_id"]
     assert threads and threads[0] != threading.main_thread().name
     assert "Kramer" not in svc.preview_view(answer["preview_id"])["text"]
+
+
+async def test_what_was_sent_expires_on_time_without_a_restart_or_an_ask(make_settings, fake) -> None:
+    import asyncio
+    import contextlib
+
+    clock = ManualClock(START)
+    room = build_room(make_settings(llm={"base_url": fake.base_url}, speech={"transcript_retention_days": 7}), clock)
+    async with running(room) as svc:
+        answer, _ = svc.ask(1, transcript=TRANSCRIPT)
+        svc.send(answer["preview_id"], [])
+        await wait_for(lambda: (room.screen.get("proposal") or {}).get("state") == "ready", timeout=10)
+        clock.advance(timedelta(days=8).total_seconds())
+        task = asyncio.create_task(svc._expire_every(0.01))
+        try:
+            await wait_for(lambda: svc.store.preview(answer["preview_id"])["state"] == "expired", timeout=5)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        [proposal] = svc.store.proposals_for_session(1)
+        assert svc.sent(proposal["id"])["expired"] is True

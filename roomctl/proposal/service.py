@@ -42,6 +42,8 @@ from roomctl.proposal.store import ProposalStore, last_accepted_proposal
 log = logging.getLogger(__name__)
 
 Verdict = Literal["accept", "revise", "reject"]
+EXPIRE_EVERY_SECONDS = 3600.0
+"""How often what was sent is checked against the transcript's retention time (also at start and each ask)."""
 MAX_MATERIAL_CHARS = 2_000_000
 """Refuse absurdly large input outright (a 3-hour transcript is ~200 000 characters)."""
 
@@ -77,6 +79,16 @@ class ProposalService:
         await self.outbox.start()
         if self.settings.enabled:
             self._preload = self.room.spawn(self._load_deidentifier(), name="proposal-deduce-load")
+        self.room.spawn(self._expire_every(EXPIRE_EVERY_SECONDS), name="proposal-expire")
+
+    async def _expire_every(self, seconds: float) -> None:
+        """What was sent expires on time also when the room runs for months without a restart or an ask."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                self.expire()
+            except Exception:
+                log.exception("expiring sent proposal material failed; trying again later")
 
     async def _load_deidentifier(self) -> None:
         if "nl" not in (self.room.settings.room.language, self.room.settings.speech.language):

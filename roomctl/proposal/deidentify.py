@@ -138,7 +138,8 @@ DEDUCE_KINDS = {
 """deduce's tags and the kind of placeholder each becomes."""
 
 PRIORITY = {"known": 4, "person": 3, "pattern": 2, "word": 1}
-"""Which pass wins when spans of the same length overlap."""
+"""Which pass wins when spans of the same length overlap: known names, then persons deduce found, then
+identifiers (deduce's and the patterns), then configured words."""
 
 PLACEHOLDER_RE = re.compile(r"\[[^\[\]\n]{1,60}\]")
 """Text already replaced (a placeholder in a draft that comes back) is never touched again."""
@@ -541,7 +542,8 @@ class Deidentification:
                 start = self._skip_titles(text, start, end)
                 if all(fold(t) in PARTICLES for t in _TOKEN_RE.findall(text, start, end)):
                     continue  # only "de", "van": no name left
-            spans.append(Span(start, end, kind, _key(_words(text[start:end])), "person"))
+            source = "person" if kind == "person" else "pattern"
+            spans.append(Span(start, end, kind, _key(_words(text[start:end])), source))
         return spans
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,8 +58,6 @@ def wait_proposals(client: TestClient, headers: dict[str, str], session_id: int,
         proposals = client.get(f"/api/v1/sessions/{session_id}/proposals", headers=headers).json()["proposals"]
         if len(proposals) >= count:
             return list(proposals)
-        import time
-
         time.sleep(0.025)
     raise AssertionError(f"no {count} proposal(s) for session {session_id}")
 
@@ -216,3 +215,25 @@ async def test_what_was_sent_expires_on_time_without_a_restart_or_an_ask(make_se
                 await task
         [proposal] = svc.store.proposals_for_session(1)
         assert svc.sent(proposal["id"])["expired"] is True
+
+
+def test_without_the_built_deidentifier_nothing_is_stored_or_sent(app_client, fake, monkeypatch, tmp_path) -> None:
+    from roomctl.proposal import deidentify
+
+    client, fac, group, _ = app_client
+    room = client.app.state.room  # type: ignore[attr-defined]
+    preload = room.service("proposal")._preload
+    for _ in range(400):  # the start-up load in the background finishes first
+        if preload is None or preload.done():
+            break
+        time.sleep(0.025)
+    monkeypatch.setattr(deidentify, "_ENGINE", None)  # as in a fresh process on a machine never set up
+    monkeypatch.setenv("ROOMCTL_DEDUCE_DIR", str(tmp_path / "never-built"))
+    asked = client.post("/api/v1/sessions/6/proposals", json={"transcript": TRANSCRIPT, "group_id": group},
+                        headers=fac)
+    assert asked.status_code == 409, asked.text
+    problem = asked.json()
+    assert problem["type"].endswith("/deidentify-not-ready") and "roomctl deidentify build" in problem["detail"]
+    assert client.get("/healthz").json()["components"]["llm"]["status"] == "degraded"
+    assert room.db.execute("select count(*) from proposal_previews").fetchone()[0] == 0
+    assert fake.requests == [] and not (tmp_path / "never-built").exists()

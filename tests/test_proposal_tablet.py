@@ -69,12 +69,15 @@ async def test_the_group_sees_strikes_and_sends_what_leaves(
             ARTIFACTS.mkdir(exist_ok=True)
             await tablet.screenshot(path=str(ARTIFACTS / "tablet-proposal-preview.png"), full_page=True)
 
+            await tablet.locator("[data-testid=preview-rules] summary").click()
+            rules = await tablet.locator("[data-testid=preview-rules] pre").inner_text()
             await tablet.locator("[data-testid=preview-send]").click()
             await wait_for(lambda: len(fake.message_requests()) == 1, timeout=15)
             body = fake.message_requests()[0].body
             content = body["messages"][0]["content"]
             assert "Dit blijft binnen" not in sent_text(body) and "[weggelaten door de groep]" in content
             assert content == shown_exact  # the tablet showed exactly what left
+            assert body["system"] == rules
 
             # the group looks back at what was sent
             await tablet.locator("[data-testid=sent-show]").click(timeout=UI_TIMEOUT_MS)

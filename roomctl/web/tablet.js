@@ -58,6 +58,7 @@ const TEXT = {
   previewLoading: { nl: "Laden…", en: "Loading…" },
   previewExact: { nl: "Precies de tekst die verstuurd wordt", en: "Exactly the text that is sent" },
   previewStruck: { nl: "doorgestreept", en: "struck" },
+  previewRules: { nl: "De vaste instructies die meegaan (voor elke groep dezelfde)", en: "The fixed instructions sent along (the same for every group)" },
   previewTo: { nl: "naar", en: "to" },
   sentShow: { nl: "Wat is er verstuurd?", en: "What was sent?" },
   sentExpired: { nl: "Wat er verstuurd is, is verlopen en verwijderd (net als het transcript).", en: "What was sent has expired and was deleted (like the transcript)." },
@@ -237,6 +238,7 @@ function previewSection(p) {
         }, marked(passage.text));
       }))),
     h("details", { "data-testid": "preview-exact" }, h("summary", {}, t(TEXT.previewExact)), h("pre", { class: "exact", "data-testid": "preview-text" }, marked(data.text))),
+    h("details", { "data-testid": "preview-rules" }, h("summary", {}, t(TEXT.previewRules)), h("pre", { class: "exact" }, data.system)),
     h("div", { class: "row" }, h("button", { class: "primary", "data-testid": "preview-send", disabled: preview.busy, onclick: send }, t(TEXT.previewSend))));
 }
 

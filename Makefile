@@ -14,9 +14,9 @@ DEMO_DIR ?= var
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := $(shell sed -e 's/\#.*//' .ci/apt-packages)
 
-.PHONY: setup sysdeps venv model demo test lint bench clean
+.PHONY: setup sysdeps venv model deidentify demo test lint bench clean
 
-setup: sysdeps venv model
+setup: sysdeps venv model deidentify
 
 sysdeps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -41,6 +41,10 @@ venv: $(STAMP)
 
 model: venv
 	$(BIN)/roomctl models install base --model-dir $(DEMO_DIR)/data/models --quiet
+
+# deduce's lookup structures, built once into the venv (a no-op when built); the service never builds them.
+deidentify: venv
+	$(BIN)/roomctl deidentify build --quiet
 
 demo: setup
 	$(BIN)/roomctl demo --dir $(DEMO_DIR)

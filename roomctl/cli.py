@@ -221,6 +221,7 @@ def demo(directory: Path, port: int, host: str) -> None:
 
 def _add_capability_commands() -> None:
     from roomctl.access.cli import badge_group
+    from roomctl.proposal.cli import deidentify_group
     from roomctl.session.cli import videoframes_group
 
     cli.add_command(badge_group)
@@ -228,6 +229,7 @@ def _add_capability_commands() -> None:
 
     cli.add_command(models_group)
     cli.add_command(videoframes_group)
+    cli.add_command(deidentify_group)
     from roomctl.ops.cli import backup_command, install_command, restore_command
 
     for command in (install_command, backup_command, restore_command):

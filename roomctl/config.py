@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from roomctl.devices.settings import DeviceSettings, ScenesSettings
@@ -212,8 +212,14 @@ class LlmSettings(Section):
     """The AI improvement proposal (key: ROOMCTL_ANTHROPIC_API_KEY or credential anthropic_api_key)."""
 
     enabled: bool = Field(True, description="false: the room never asks for proposals")
+    provider: Literal["anthropic", "openai_compatible"] = Field(
+        "anthropic", description="anthropic (Messages API) or openai_compatible (a chat-completions server on the LAN)"
+    )
     model: str = Field("claude-sonnet-4-6", min_length=1)
-    base_url: str = Field("", description="Messages API base URL; empty = the SDK's default")
+    base_url: str = Field("", description="API base URL; empty = the SDK's default (openai_compatible needs one)")
+    preview: Literal["required", "optional"] = Field(
+        "required", description="required: the group sees and sends every request from the tablet"
+    )
     max_tokens: int = Field(4096, ge=256, le=64000)
     daily_budget_eur: float = Field(5.0, ge=0, description="per room and local day; 0 = no proposals")
     redact_words: list[str] = Field(default_factory=list, description="removed before text leaves, besides names")
@@ -225,6 +231,18 @@ class LlmSettings(Section):
     transcript_max_chars: int = Field(60000, ge=2000, le=400000, description="longer transcripts are cut (middle)")
     screen_throttle_seconds: float = Field(0.2, ge=0.02, le=5, description="how often the kiosk gets a new draft")
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
+
+    @model_validator(mode="after")
+    def _lan_server_named(self) -> LlmSettings:
+        if self.provider == "openai_compatible":
+            if not self.base_url:
+                raise ValueError(
+                    'provider "openai_compatible" needs base_url, the server\'s OpenAI-compatible URL '
+                    '(e.g. "http://llm.lan:8080/v1" for llama.cpp, "http://llm.lan:11434/v1" for Ollama)'
+                )
+            if "model" not in self.model_fields_set:
+                raise ValueError('provider "openai_compatible" needs model, the name the server serves it under')
+        return self
 
 
 class BackupSettings(Section):

@@ -22,23 +22,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+from tests.local_server import DroppedConnectionError, FakeApi, RecordedRequest
 
 API_VERSION_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 """Any dated API version: the streaming event shapes implemented here have been stable across versions."""
-START_TIMEOUT_SECONDS = 10.0
 
 REQUEST_KEYS = {
     "model", "max_tokens", "messages", "system", "tools", "tool_choice", "stream", "temperature", "metadata",
@@ -111,36 +105,16 @@ ERROR_TYPES = {
 }
 
 
-@dataclass
-class RecordedRequest:
-    """One request as the server received it."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-    behaviour: str
-    received_at: float = field(default_factory=time.monotonic)
-
-
-class _DroppedConnectionError(Exception):
-    """Raised inside the response stream to make uvicorn abort the connection mid-body."""
-
-
-class FakeAnthropic:
+class FakeAnthropic(FakeApi[Behaviour]):
     """The fake Messages API server (see the module docstring)."""
 
+    thread_name = "fake-anthropic"
+    api_name = "Anthropic"
+
     def __init__(self, *, valid_keys: set[str] | None = None, default: Behaviour | None = None) -> None:
+        super().__init__(default or Reply(tool_input={"ok": True}))
         self.valid_keys = valid_keys
-        self.default: Behaviour = default or Reply(tool_input={"ok": True})
-        self.requests: list[RecordedRequest] = []
-        self.errors: list[str] = []
-        self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
         self._message_counter = 0
-        self.port = 0
 
     # -- control ----------------------------------------------------------------------------------------
 
@@ -148,11 +122,6 @@ class FakeAnthropic:
     def base_url(self) -> str:
         """What to give the SDK as ``base_url``."""
         return f"http://127.0.0.1:{self.port}"
-
-    def script(self, *behaviours: Behaviour) -> None:
-        """Queue behaviours for the next requests, in order."""
-        with self._lock:
-            self._script.extend(behaviours)
 
     def revoke(self, key: str) -> None:
         """Make ``key`` answer 401 from now on."""
@@ -165,66 +134,17 @@ class FakeAnthropic:
         """Requests to ``/v1/messages`` (in arrival order)."""
         return [r for r in self.requests if r.path == "/v1/messages"]
 
-    def assert_no_errors(self) -> None:
-        """Fail if any request had a shape the fake does not implement."""
-        assert not self.errors, f"the fake Anthropic server refused requests: {self.errors}"
-
-    def start(self) -> FakeAnthropic:
-        """Start serving on a free loopback port (returns when the server accepts connections)."""
-        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])])
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        sock = self._sock
-        server = self._server
-        self._thread = threading.Thread(target=lambda: server.run(sockets=[sock]), name="fake-anthropic", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Anthropic server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._sock is not None:
-            self._sock.close()
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- serving ----------------------------------------------------------------------------------------
 
-    def _next(self) -> Behaviour:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
-
-    def _refuse(self, path: str, headers: dict[str, str], body: Any, problem: str) -> Response:
-        self.errors.append(problem)
-        self.requests.append(RecordedRequest(path, headers, body, "refused"))
-        return _error(400, "invalid_request_error", f"fake Anthropic server: {problem}")
+    def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        return _error(status, kind, message, headers)
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            return self._refuse(path, headers, raw.decode("utf-8", "replace"), "request body is not JSON")
-        if request.method != "POST" or path != "/v1/messages":
-            return self._refuse(path, headers, body, f"{request.method} {path} is not implemented")
+        read = await self._read(request, "/v1/messages")
+        if isinstance(read, Response):
+            return read
+        headers, body = read
         problem = _check_request(headers, body)
         if problem:
             return self._refuse(path, headers, body, problem)
@@ -403,7 +323,7 @@ async def _sse(
 ) -> AsyncIterator[bytes]:
     for count, (name, data) in enumerate(events):
         if drop_after is not None and count >= drop_after:
-            raise _DroppedConnectionError("scripted drop")
+            raise DroppedConnectionError("scripted drop")
         if event_delay and count:
             await asyncio.sleep(event_delay)
         yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()

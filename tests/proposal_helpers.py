@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from roomctl.config import Settings
+from roomctl.core.clock import Clock
 from roomctl.core.room import Room
 from roomctl.proposal import capability
 from roomctl.proposal.service import ProposalService
@@ -63,9 +64,9 @@ def seed_group(room: Room, names: list[str] = MEMBERS, *, group_name: str = "Tea
     return group_id
 
 
-def build_room(settings: Settings) -> Room:
+def build_room(settings: Settings, clock: Clock | None = None) -> Room:
     """A room with only the proposal capability installed (the database has every migration)."""
-    room = Room(settings, open_database(settings.storage.database_path))
+    room = Room(settings, open_database(settings.storage.database_path), clock)
     install_capabilities(room, [capability])
     return room
 

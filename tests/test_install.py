@@ -153,6 +153,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing() -> None:
     assert f"pip install --upgrade '{CHECKOUT}[pi]'" in out
     assert "roomctl init --config /etc/roomctl/roomctl.toml" in out
     assert "roomctl models install base" in out
+    assert "roomctl deidentify build --quiet" in out
     assert "roomctl migrate --config /etc/roomctl/roomctl.toml" in out
     assert "write /etc/systemd/system/roomctl.service" in out
     assert "systemctl enable mosquitto.service roomctl.service roomctl-kiosk.service roomctl-backup.timer" in out
@@ -184,6 +185,7 @@ def test_install_into_a_root_then_upgrade(fake_source: Path, calls: Path, tmp_pa
     assert _calls(calls) == [
         ["init", "--config", str(config)],
         ["models", "install", "base"],
+        ["deidentify", "build", "--quiet"],
         ["migrate", "--config", str(config)],
         ["token", "create", "--role"],
     ]
@@ -207,6 +209,7 @@ def test_install_into_a_root_then_upgrade(fake_source: Path, calls: Path, tmp_pa
     assert _calls(calls) == [
         ["ops", "check-config", "--config"],
         ["models", "install", "base"],
+        ["deidentify", "build", "--quiet"],
         ["backup", "--config", str(config)],
         ["migrate", "--config", str(config)],
     ]

@@ -210,8 +210,9 @@ def test_ask_proposal_sends_the_groups_situation_problem_and_notes(api: Api) -> 
 
     answer = api.command("ask_proposal").json()
     assert answer["result"]["created"] is True
-    request_id = answer["result"]["request"]["id"]
-    body = json.dumps(api.room.service(ProposalService).store.request(request_id)["body"], ensure_ascii=False)
+    preview = answer["result"]["request"]
+    assert preview["state"] == "preview"  # [llm] preview = "required": the group sees it before it goes out
+    body = api.call("GET", f"/api/v1/proposal-previews/{preview['preview_id']}").json()["text"]
     for text in ("Terugbelverzoeken blijven liggen", "Geen vaste eigenaar voor de mailbox",
                  "Niemand voelt zich eigenaar", "Wat is het eigenlijke probleem achter het probleem?",
                  "rooster"):  # fmt: skip
@@ -230,7 +231,9 @@ def test_asking_over_the_proposal_api_uses_what_the_group_chose_on_the_tablet(ap
 
     asked = api.call("POST", f"/api/v1/sessions/{session_id}/proposals", json={"transcript": "We maken een rooster."})
     assert asked.status_code == 202, asked.text
-    body = json.dumps(api.room.service(ProposalService).store.request(asked.json()["id"])["body"], ensure_ascii=False)
+    sent = api.call("POST", f"/api/v1/proposal-previews/{asked.json()['preview_id']}/send", json={"struck": []})
+    assert sent.status_code == 202, sent.text
+    body = json.dumps(api.room.service(ProposalService).store.request(sent.json()["id"])["body"], ensure_ascii=False)
     for text in ("Terugbelverzoeken blijven liggen", "Geen vaste eigenaar voor de mailbox",
                  "Niemand voelt zich eigenaar", "rooster"):  # fmt: skip
         assert text in body

@@ -235,6 +235,15 @@ class BookingRepository:
         """Every group, by name."""
         return [self.group(r["id"]) for r in self.db.query("select id from groups order by name")]
 
+    def names(self, *, first_group: int | None = None) -> list[str]:
+        """The name of every member, active or not (facilitators are members), those of ``first_group`` first."""
+        rows: list[str] = []
+        if first_group is not None:
+            sql = "select m.name from members m join group_members g on g.member_id = m.id where g.group_id = ? order by m.id"
+            rows += [str(r[0]) for r in self.db.execute(sql, [first_group])]
+        rows += [str(r[0]) for r in self.db.execute("select name from members order by id")]
+        return list(dict.fromkeys(rows))
+
     def groups_of(self, member_id: int) -> list[int]:
         """Ids of the groups a member belongs to."""
         sql = "select group_id from group_members where member_id = ? order by group_id"

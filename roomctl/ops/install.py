@@ -191,6 +191,13 @@ def install_model(host: Host, venv: Path) -> None:
     host.run(cmd, user=SERVICE_USER)
 
 
+def build_deidentifier(host: Host, venv: Path) -> None:
+    """Build deduce's lookup data inside the new venv (readable by the hardened service, never built by it)."""
+    host.step("building the Dutch de-identification's lookup data")
+    roomctl = str(host.path(venv) / "bin" / "roomctl")
+    host.run([roomctl, "deidentify", "build", "--quiet"])
+
+
 def backup_before_upgrade(host: Host, venv: Path) -> None:
     """Back up the database before the new version migrates it."""
     opts = host.options
@@ -314,6 +321,7 @@ def install(options: InstallOptions, echo: Callable[[str], None] = print, now: d
         try:
             configure(host, venv)
             install_model(host, venv)
+            build_deidentifier(host, venv)
             backup_before_upgrade(host, venv)
         except BaseException:
             if not options.dry_run:

@@ -1,10 +1,10 @@
-"""HTTP routes of the AI improvement proposal. Facilitator and admin only: never facilities (privacy)."""
+"""HTTP routes of the AI improvement proposal and its preview. Facilitator and admin only: never facilities (privacy)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,17 @@ class AskBody(BaseModel):
     kader_notes: list[KaderNote] = Field(default_factory=list, max_length=50)
     group_id: int | None = Field(None, description="default: the session's group")
     idempotency_key: str | None = Field(None, min_length=1, max_length=MAX_KEY_LENGTH)
+    preview: bool | None = Field(
+        None, description='keep it for the group\'s preview first (always so with [llm] preview = "required")'
+    )
+
+
+class SendBody(BaseModel):
+    """Send a preview; the passages named in ``struck`` are left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    struck: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=5000)
 
 
 class VerdictBody(BaseModel):
@@ -76,7 +87,7 @@ async def ask_for_proposal(
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
 ) -> JSONResponse:
     """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists."""
-    request, created = service.ask(
+    request, created = await service.ask_async(
         session_id,
         transcript=body.transcript,
         work_situation=body.work_situation,
@@ -84,8 +95,36 @@ async def ask_for_proposal(
         kader_notes=[(n.question, n.note) for n in body.kader_notes],
         group_id=body.group_id,
         idempotency_key=body.idempotency_key or idempotency_key,
+        preview=body.preview,
     )
     return JSONResponse(request, status_code=202 if created else 200)
+
+
+@router.get("/proposal-previews/{preview_id}")
+async def get_preview(
+    preview_id: int,
+    service: ServiceDep,
+    struck: Annotated[str, Query(max_length=100_000, description="passage ids, comma-separated")] = "",
+) -> dict[str, Any]:
+    """Exactly what would leave the Pi: the de-identified passages, placeholders in them, and the whole text.
+
+    With ``struck``, the text is the one that goes out when those passages are struck.
+    """
+    ids = [s for s in struck.split(",") if s] if struck else None
+    return service.preview_view(preview_id, ids)
+
+
+@router.post("/proposal-previews/{preview_id}/send", status_code=202)
+async def send_preview(preview_id: int, body: SendBody, service: ServiceDep) -> JSONResponse:
+    """The group sends the preview without the struck passages: the request goes into the outbox."""
+    request, created = service.send(preview_id, body.struck)
+    return JSONResponse(request, status_code=202 if created else 200)
+
+
+@router.get("/proposals/{proposal_id}/sent")
+async def what_was_sent(proposal_id: int, service: ServiceDep) -> dict[str, Any]:
+    """What left the Pi for this proposal version (until it expires with the transcript)."""
+    return service.sent(proposal_id)
 
 
 @router.get("/sessions/{session_id}/proposals")

@@ -9,7 +9,7 @@ from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.devices.bus import MqttBus
 from roomctl.proposal.api import router
-from roomctl.proposal.llm import read_api_key
+from roomctl.proposal.deidentify import deduce_loaded, deduce_ready
 from roomctl.proposal.schema import MIGRATIONS
 from roomctl.proposal.service import ProposalService
 
@@ -28,9 +28,15 @@ def llm_health(service: ProposalService) -> ComponentHealth:
     settings = service.settings
     if not settings.enabled:
         return ComponentHealth("ok", "AI proposals are switched off")
-    if not read_api_key():
+    provider = service.outbox.provider
+    if provider.needs_key and not provider.read_key():
         return ComponentHealth(
             "degraded", "no Anthropic API key: set ROOMCTL_ANTHROPIC_API_KEY or the credential anthropic_api_key"
+        )
+    dutch = "nl" in (service.room.settings.room.language, service.room.settings.speech.language)
+    if dutch and not deduce_loaded() and not deduce_ready():
+        return ComponentHealth(
+            "degraded", "the Dutch de-identification is not set up: run `roomctl deidentify build`; nothing is sent"
         )
     reason = service.outbox.last_wait_reason
     pending = service.store.count_in_state("pending")

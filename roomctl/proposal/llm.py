@@ -1,22 +1,37 @@
-"""One streamed call to the Messages API through the official SDK, and what its failures mean for the outbox.
+"""Who writes the proposal: a :class:`Provider`, one streamed call through an official SDK per attempt.
 
-The SDK's own retries are off (``max_retries=0``): the outbox decides when to try again, so a retry survives a
-restart and honours ``retry-after``. Failures are sorted into kinds the outbox acts on (:class:`LlmCallError`).
-The API key is passed to the client and never logged.
+Two providers, chosen by ``[llm] provider``:
+
+- ``anthropic`` (:class:`AnthropicProvider`): the Messages API, the answer forced through the
+  ``write_proposal`` tool;
+- ``openai_compatible`` (:class:`OpenAICompatibleProvider`): a chat-completions server, typically on the LAN
+  (llama.cpp server, Ollama, vLLM), through the ``openai`` SDK; the answer is forced into the same JSON schema
+  with ``response_format`` (a server that answers with a ``write_proposal`` tool call instead is accepted too).
+
+Both stream the answer's JSON to the kiosk as it arrives, and the outbox validates it, retries and counts the
+cost the same way. A further provider (a local "demo writer" without a model, say) implements the same four
+members. The stored request body is in the Messages API's shape; other providers translate it
+(:func:`chat_request`). The SDKs' own retries are off (``max_retries=0``): the outbox decides when to try
+again, so a retry survives a restart and honours ``retry-after``. Failures are sorted into kinds the outbox acts
+on (:class:`LlmCallError`). Keys are passed to the clients and never logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
 import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import anthropic
+import openai
 
+from roomctl.config import LlmSettings
 from roomctl.errors import AdapterError
 from roomctl.proposal.content import TOOL_NAME, MalformedProposalError
 
@@ -33,11 +48,24 @@ KEY_ENV_FALLBACK = "ANTHROPIC_API_KEY"
 """Read after ``ROOMCTL_ANTHROPIC_API_KEY`` and the systemd credential."""
 
 
+OPENAI_KEY_SECRET = "openai_api_key"  # noqa: S105 - the name of a secret, not one
+"""``ROOMCTL_OPENAI_API_KEY`` or credential ``openai_api_key``; a LAN server usually needs none."""
+NO_KEY = "no-key"
+"""Sent as the bearer token to a chat-completions server when no key is configured (the SDK needs one)."""
+
+
 def read_api_key() -> str | None:
     """The Anthropic key: ``ROOMCTL_ANTHROPIC_API_KEY``, credential ``anthropic_api_key``, ``ANTHROPIC_API_KEY``."""
     from roomctl.secrets import read_secret
 
     return read_secret("anthropic_api_key") or (os.environ.get(KEY_ENV_FALLBACK) or "").strip() or None
+
+
+def read_openai_key() -> str | None:
+    """The chat-completions server's key, if one is configured."""
+    from roomctl.secrets import read_secret
+
+    return read_secret(OPENAI_KEY_SECRET)
 
 
 def key_fingerprint(key: str) -> str:
@@ -124,7 +152,7 @@ def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
 
 def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
     tokens = {"input_tokens": usage.get("input", 0), "output_tokens": usage.get("output", 0)}
-    if isinstance(exc, anthropic.APIStatusError):
+    if isinstance(exc, anthropic.APIStatusError | openai.APIStatusError):
         status = exc.status_code
         headers = exc.response.headers if exc.response is not None else None
         if status == 429:
@@ -138,7 +166,7 @@ def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
             return LlmCallError("server", detail, retry_after=retry_after_seconds(headers), **tokens)
         detail = f"the API refused the request (HTTP {status}): {exc.message[:200]}"
         return LlmCallError("bad_request", detail, **tokens)
-    if isinstance(exc, anthropic.APIConnectionError | _http.TransportError | OSError):
+    if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError | _http.TransportError | OSError):
         return LlmCallError("network", f"the API cannot be reached: {type(exc).__name__}", **tokens)
     raise exc
 
@@ -189,3 +217,188 @@ async def stream_proposal(
         )
     return answer
 
+
+
+# -- the providers ---------------------------------------------------------------------------------------------
+
+
+class Provider(Protocol):
+    """One way of getting a proposal written (see the module docstring)."""
+
+    name: str
+    needs_key: bool
+    """True: without a key nothing is sent (the request waits, ``no_key``)."""
+
+    def read_key(self) -> str | None:
+        """The key to send with, if any (read at every attempt: a new key is picked up)."""
+        ...
+
+    async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
+        """Send ``body`` (Messages API shape) and stream the answer's JSON text to ``on_draft``.
+
+        Raises:
+            LlmCallError: The call failed (sorted by kind).
+            MalformedAnswerError: The answer holds no usable proposal JSON.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Close open connections."""
+        ...
+
+
+class _ClientCache:
+    """SDK clients per key (a new key gets a new client; the key itself is never kept as a dict key)."""
+
+    def __init__(self, factory: Callable[[str], Any]) -> None:
+        self.factory = factory
+        self.clients: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        tag = key_fingerprint(key)
+        client = self.clients.get(tag)
+        if client is None:
+            client = self.clients[tag] = self.factory(key)
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.close()
+        self.clients.clear()
+
+
+class AnthropicProvider:
+    """The Messages API through the ``anthropic`` SDK."""
+
+    name = "anthropic"
+    needs_key = True
+
+    def __init__(self, settings: LlmSettings, *, key_reader: Callable[[], str | None] = read_api_key) -> None:
+        self.key_reader = key_reader
+        self._clients = _ClientCache(
+            lambda key: make_client(
+                key,
+                base_url=settings.base_url,
+                connect_timeout=settings.connect_timeout_seconds,
+                timeout=settings.request_timeout_seconds,
+            )
+        )
+
+    def read_key(self) -> str | None:
+        """The Anthropic key."""
+        return self.key_reader()
+
+    async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
+        """One streamed Messages API call (:func:`stream_proposal`)."""
+        return await stream_proposal(self._clients.get(key), body, on_draft)
+
+    async def close(self) -> None:
+        """Close the SDK clients."""
+        await self._clients.close()
+
+
+SCHEMA_NAME = "improvement_proposal"
+"""The name of the JSON schema in ``response_format``."""
+
+
+def chat_request(body: dict[str, Any]) -> dict[str, Any]:
+    """The stored Messages API body as chat-completions arguments: same prompt, same schema, same limits."""
+    tool = body["tools"][0]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": body["system"]}]
+    messages += [{"role": m["role"], "content": m["content"]} for m in body["messages"]]
+    return {
+        "model": body["model"],
+        "max_tokens": body["max_tokens"],
+        "messages": messages,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": SCHEMA_NAME, "schema": tool["input_schema"], "strict": True},
+        },
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+class OpenAICompatibleProvider:
+    """A chat-completions server (``[llm] base_url``, ``model``) through the ``openai`` SDK."""
+
+    name = "openai_compatible"
+    needs_key = False
+
+    def __init__(self, settings: LlmSettings, *, key_reader: Callable[[], str | None] = read_openai_key) -> None:
+        self.key_reader = key_reader
+        self._clients = _ClientCache(
+            lambda key: openai.AsyncOpenAI(
+                api_key=key or NO_KEY,
+                base_url=settings.base_url or None,
+                max_retries=0,
+                timeout=openai.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
+            )
+        )
+
+    def read_key(self) -> str | None:
+        """The server's key (usually none on a LAN)."""
+        return self.key_reader()
+
+    async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
+        """One streamed chat completion; the content (or a ``write_proposal`` tool call) is the proposal JSON."""
+        client = self._clients.get(key)
+        usage: dict[str, int] = {}
+        content: list[str] = []
+        tool_args: list[str] = []
+        finish: str | None = None
+        model = str(body["model"])
+        try:
+            stream = await client.chat.completions.create(**chat_request(body))
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage["input"] = chunk.usage.prompt_tokens or 0
+                    usage["output"] = chunk.usage.completion_tokens or 0
+                for choice in chunk.choices:
+                    finish = choice.finish_reason or finish
+                    delta = choice.delta
+                    if delta.content:
+                        content.append(delta.content)
+                        on_draft("".join(content))
+                    for call in delta.tool_calls or []:
+                        if call.function is not None and call.function.arguments:
+                            tool_args.append(call.function.arguments)
+                            on_draft("".join(tool_args))
+        except (openai.APIError, _http.TransportError, OSError) as exc:
+            raise _classify(exc, usage) from None
+        tokens = {"input_tokens": usage.get("input", 0), "output_tokens": usage.get("output", 0)}
+        raw = "".join(content).strip() or "".join(tool_args).strip()
+        if not raw:
+            raise MalformedAnswerError(f"the answer holds no proposal JSON (finish reason {finish})", **tokens)
+        try:
+            data = json.loads(_strip_fence(raw))
+        except ValueError as exc:
+            raise MalformedAnswerError(f"the answer is not valid JSON: {str(exc)[:160]}", **tokens) from None
+        return LlmAnswer(tool_input=data, input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
+                         model=model, stop_reason=finish)
+
+    async def close(self) -> None:
+        """Close the SDK clients."""
+        await self._clients.close()
+
+
+def _strip_fence(text: str) -> str:
+    """Some local models wrap JSON in a Markdown code fence despite the schema; take what is inside."""
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
+
+
+PROVIDERS: dict[str, Callable[[LlmSettings], Provider]] = {
+    "anthropic": AnthropicProvider,
+    "openai_compatible": OpenAICompatibleProvider,
+}
+"""``[llm] provider`` → the class that implements it; a new provider registers here."""
+
+
+def make_provider(settings: LlmSettings) -> Provider:
+    """The provider ``[llm] provider`` names."""
+    return PROVIDERS[settings.provider](settings)

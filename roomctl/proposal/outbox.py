@@ -1,7 +1,8 @@
 """The outbox: stored requests go out one at a time, with retries, and survive restarts.
 
-A request row is written before anything is sent (:meth:`roomctl.proposal.service.ProposalService.ask`). This
-worker takes due ``pending`` rows in order and moves each through the states::
+A request row is written before anything is sent (:meth:`roomctl.proposal.service.ProposalService.send`, after
+the group saw the de-identified text), and goes out through the room's :class:`~roomctl.proposal.llm.Provider`.
+This worker takes due ``pending`` rows in order and moves each through the states::
 
     pending ──> sending ──> done      (answer valid: the proposal version is created in the same transaction)
        ^           │──────> failed    (too many 429/5xx, a malformed answer after its retries, a refused request)
@@ -32,19 +33,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import anthropic
-
 from roomctl.core.room import Room
 from roomctl.proposal import cost, screen
 from roomctl.proposal.content import MalformedProposalError, validate_proposal
-from roomctl.proposal.llm import (
-    LlmCallError,
-    MalformedAnswerError,
-    key_fingerprint,
-    make_client,
-    read_api_key,
-    stream_proposal,
-)
+from roomctl.proposal.llm import LlmCallError, MalformedAnswerError, Provider, key_fingerprint, make_provider
 from roomctl.proposal.store import ProposalStore
 
 log = logging.getLogger(__name__)
@@ -55,9 +47,6 @@ KEY_POLL_SECONDS = 5.0
 """How often a request waiting for a key looks again (a new key is also noticed at once via wake())."""
 IDLE_POLL_SECONDS = 30.0
 """Longest sleep of an idle worker."""
-
-ClientFactory = Callable[[str], anthropic.AsyncAnthropic]
-
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
@@ -73,32 +62,21 @@ class Outbox:
         room: Room,
         store: ProposalStore,
         *,
-        key_reader: Callable[[], str | None] = read_api_key,
-        client_factory: ClientFactory | None = None,
+        provider: Provider | None = None,
     ) -> None:
         self.room = room
         self.store = store
         self.settings = room.settings.llm
         self.part = room.screen.claim(screen.PART, owner="proposal")
-        self.key_reader = key_reader
-        self.client_factory = client_factory or self._default_client
+        self.provider: Provider = provider or make_provider(self.settings)
         self.backoff_base = BACKOFF_BASE_SECONDS
         self.key_poll = KEY_POLL_SECONDS
         self.last_wait_reason: str | None = None
         self.last_error: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._clients: dict[str, anthropic.AsyncAnthropic] = {}
         self._offline_streak: dict[int, int] = {}
         self.on_done: Callable[[int, int], None] | None = None
-
-    def _default_client(self, key: str) -> anthropic.AsyncAnthropic:
-        return make_client(
-            key,
-            base_url=self.settings.base_url,
-            connect_timeout=self.settings.connect_timeout_seconds,
-            timeout=self.settings.request_timeout_seconds,
-        )
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -120,10 +98,7 @@ class Outbox:
                 await self._task
             self._task = None
         self.store.reset_sending()
-        for client in self._clients.values():
-            with contextlib.suppress(Exception):
-                await client.close()
-        self._clients.clear()
+        await self.provider.close()
 
     def wake(self) -> None:
         """Look at the outbox now (a request was added, a key was set)."""
@@ -183,8 +158,8 @@ class Outbox:
 
     async def _process(self, row: dict[str, Any]) -> None:
         request_id = int(row["id"])
-        key = self.key_reader()
-        if not key:
+        key = self.provider.read_key() or ""
+        if not key and self.provider.needs_key:
             self._defer(request_id, "no_key", self.key_poll)
             return
         tag = key_fingerprint(key)
@@ -198,12 +173,9 @@ class Outbox:
                 "message": screen.message("writing")}
         self.part.set({**base, "draft": {}})
         publisher = screen.DraftPublisher(self.room, self.part, base, self.settings.screen_throttle_seconds)
-        client = self._clients.get(tag)
-        if client is None:
-            client = self._clients[tag] = self.client_factory(key)
         body = self.store.request(request_id)["body"]
         try:
-            answer = await stream_proposal(client, body, publisher.update)
+            answer = await self.provider.write(key, body, publisher.update)
             self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
             content = validate_proposal(answer.tool_input)
         except LlmCallError as exc:
@@ -260,8 +232,8 @@ class Outbox:
         if exc.kind == "bad_request":
             self._fail(request_id, exc.detail)
         elif exc.kind == "auth":
-            key = self.key_reader()
-            self.store.update_request(request_id, rejected_key=key_fingerprint(key) if key else None,
+            key = self.provider.read_key() or ""
+            self.store.update_request(request_id, rejected_key=key_fingerprint(key),
                                       attempts=attempts - 1)
             self._defer(request_id, "key_rejected", self.key_poll, exc.detail)
         elif exc.kind == "network":

@@ -3,6 +3,12 @@
 ``proposal_requests`` is the outbox: a row is written (with its idempotency key and the exact body that will be
 sent, names already removed) before anything leaves the Pi. Its ``state`` moves pending → sending →
 done | failed; see :mod:`roomctl.proposal.outbox` for the rules.
+
+``proposal_previews`` holds what the group sees before a request goes out: the de-identified material split
+into passages (``sections_json``), the passages the group struck, and the mapping from placeholders back to
+what they replaced (``mapping_json``: kept on the Pi, never sent). ``open`` until the group sends it; ``sent``
+links the request made from it; ``expired`` once the transcript's retention time has passed (the material, the
+mapping and the request's body are then deleted).
 """
 
 from __future__ import annotations
@@ -80,4 +86,30 @@ def _outbox_and_proposals(db: sqlite_utils.Database) -> None:
     db.execute("create index proposals_group on proposals(group_id, status)")
 
 
-MIGRATIONS = [Migration("proposal_0001_outbox_and_proposals", _outbox_and_proposals)]
+def _previews(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """create table proposal_previews (
+            id integer primary key,
+            idempotency_key text unique,
+            session_id integer not null,
+            group_id integer,
+            kind text not null check (kind in ('ask', 'revise')),
+            parent_proposal_id integer,
+            sections_json text,
+            mapping_json text,
+            struck_json text not null default '[]',
+            state text not null default 'open' check (state in ('open', 'sent', 'expired')),
+            request_id integer unique references proposal_requests(id),
+            redactions integer not null default 0,
+            omitted_chars integer not null default 0,
+            created_at text not null,
+            sent_at text
+        )"""
+    )
+    db.execute("create index proposal_previews_session on proposal_previews(session_id, state)")
+
+
+MIGRATIONS = [
+    Migration("proposal_0001_outbox_and_proposals", _outbox_and_proposals),
+    Migration("proposal_0002_previews", _previews),
+]

@@ -1,7 +1,8 @@
 """The screen part ``proposal``: what the kiosk and the tablet show about the proposal, Dutch first.
 
 Shape: ``{"state", "session_id", "request_id", "proposal_id", "version", "wait_reason", "message": {"nl", "en"},
-"draft"}``. ``state`` is one of ``waiting`` (stored, not yet out: no key, no network, rate limited),
+"draft"}``. ``state`` is one of ``preview`` (de-identified, waiting for the group to check and send it on the tablet;
+``preview_id``), ``waiting`` (stored, not yet out: no key, no network, rate limited),
 ``writing`` (streaming; ``draft`` grows), ``ready`` (a draft for the group to judge), ``revising``,
 ``accepted``, ``rejected`` or ``failed``. While writing, the part is updated at most every
 ``[llm] screen_throttle_seconds``, so a fast stream does not flood the WebSockets.
@@ -22,6 +23,10 @@ PART = "proposal"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "queued": ("Het voorstel is aangevraagd.", "The proposal has been requested."),
+    "preview": (
+        "Bekijk op de tablet wat er verstuurd wordt: namen zijn vervangen. Streep door wat niet mee mag en verstuur.",
+        "Check on the tablet what will be sent: names are replaced. Strike what must not go, then send.",
+    ),
     "no_key": (
         "Er is geen API-sleutel ingesteld. Het verzoek is bewaard en gaat weg zodra er een sleutel is.",
         "No API key is set. The request is stored and goes out as soon as there is a key.",

@@ -1,8 +1,10 @@
 """Where the proposal capability reads what other capabilities own: groups, members, sessions, transcripts.
 
-It reads through :class:`ContextSource`, so a capability can hand it a better source later. The default,
+This module is the proposal capability's one place of calls into other capabilities. It reads through
+:class:`ContextSource`, so a capability can hand it a better source later. The default,
 :class:`DatabaseContextSource`, reads the shared tables when they exist: ``members`` / ``group_members``
-(booking), ``sessions`` with a ``group_id`` column (session) and the speech capability's transcript
+(booking; a group's facilitator is a member too), ``guests`` (when a capability adds that table, with a
+``name`` column), ``sessions`` with a ``group_id`` column (session) and the speech capability's transcript
 (``speech_segments``, through :func:`roomctl.speech.transcripts.transcript`). When a table is missing it answers
 "unknown" rather than failing.
 """
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
+from roomctl.booking.repository import BookingRepository
 from roomctl.errors import NotFoundError
 
 
@@ -24,8 +27,12 @@ class ContextSource(Protocol):
         """The group holding session ``session_id``, if known."""
         ...
 
-    def member_names(self, group_id: int | None) -> list[str]:
-        """Names to remove: the members of ``group_id``; every member when the group is unknown."""
+    def known_names(self, group_id: int | None) -> list[str]:
+        """Every person roomctl knows by name (members and facilitators of every group, guests), to remove.
+
+        The members of ``group_id`` come first: where two people share a first name, the bare first name counts
+        as the session group's member.
+        """
         ...
 
     def transcript(self, session_id: int) -> str | None:
@@ -57,18 +64,12 @@ class DatabaseContextSource:
         row = self.db.execute("select group_id from sessions where id = ?", [session_id]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
-    def member_names(self, group_id: int | None) -> list[str]:
-        """Members' names (of the group, or all when the group is unknown: removing too much is safe)."""
-        if not self._has("members", "id", "name"):
-            return []
-        if group_id is not None and self._has("group_members", "group_id", "member_id"):
-            rows = self.db.execute(
-                "select m.name from members m join group_members g on g.member_id = m.id where g.group_id = ?",
-                [group_id],
-            ).fetchall()
-        else:
-            rows = self.db.execute("select name from members").fetchall()
-        return [str(r[0]) for r in rows if r[0]]
+    def known_names(self, group_id: int | None) -> list[str]:
+        """The group's members first, then every other member (active or not, facilitators too), then guests."""
+        names = BookingRepository(self.db).names(first_group=group_id)
+        if self._has("guests", "name"):
+            names += [str(r[0]) for r in self.db.execute("select name from guests").fetchall()]
+        return list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
 
     def transcript(self, session_id: int) -> str | None:
         """The session's transcript from the speech capability's tables, or None when there is none."""

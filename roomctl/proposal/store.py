@@ -30,6 +30,16 @@ def _decode_proposal(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _decode_preview(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    sections = row.pop("sections_json")
+    mapping = row.pop("mapping_json")
+    row["sections"] = json.loads(sections) if sections else []
+    row["mapping"] = json.loads(mapping) if mapping else {}
+    row["struck"] = json.loads(row.pop("struck_json"))
+    return row
+
+
 class ProposalStore:
     """The proposal capability's tables. Used from the event loop's thread only."""
 
@@ -147,6 +157,84 @@ class ProposalStore:
                 "cost_eur = cost_eur + ? where id = ?",
                 [input_tokens, output_tokens, cost, request_id],
             )
+
+    # -- previews ------------------------------------------------------------------------------------------
+
+    def insert_preview(self, values: dict[str, Any]) -> int:
+        """Store what the group will see before a request goes out; return its id."""
+        row = dict(values)
+        row["sections_json"] = json.dumps(row.pop("sections"), ensure_ascii=False)
+        row["mapping_json"] = json.dumps(row.pop("mapping"), ensure_ascii=False)
+        row["struck_json"] = json.dumps(row.pop("struck", []))
+        with self.db.atomic():
+            table = self.db.table("proposal_previews")
+            table.insert(row)
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+    def preview(self, preview_id: int) -> dict[str, Any]:
+        """One preview, decoded (with the mapping: never hand that to anything that leaves the Pi).
+
+        Raises:
+            NotFoundError: No such preview.
+        """
+        rows = list(self.db.query("select * from proposal_previews where id = ?", [preview_id]))
+        if not rows:
+            raise NotFoundError(f"proposal preview {preview_id} does not exist")
+        return _decode_preview(rows[0])
+
+    def preview_by_key(self, key: str) -> dict[str, Any] | None:
+        """The preview asked for with idempotency key ``key``, if any."""
+        rows = list(self.db.query("select * from proposal_previews where idempotency_key = ?", [key]))
+        return _decode_preview(rows[0]) if rows else None
+
+    def preview_of_request(self, request_id: int) -> dict[str, Any] | None:
+        """The preview a request was sent from, if it still exists."""
+        rows = list(self.db.query("select * from proposal_previews where request_id = ?", [request_id]))
+        return _decode_preview(rows[0]) if rows else None
+
+    def open_preview(self, session_id: int) -> dict[str, Any] | None:
+        """The session's preview that waits for the group, if any."""
+        rows = list(
+            self.db.query(
+                "select * from proposal_previews where session_id = ? and state = 'open' order by id limit 1",
+                [session_id],
+            )
+        )
+        return _decode_preview(rows[0]) if rows else None
+
+    def mark_sent(self, preview_id: int, request_id: int, struck: list[str], now: datetime) -> None:
+        """The group sent the preview (without the ``struck`` passages) as request ``request_id``."""
+        with self.db.atomic():
+            self.db.table("proposal_previews").update(
+                preview_id,
+                {"state": "sent", "request_id": request_id, "struck_json": json.dumps(struck),
+                 "sent_at": now.isoformat()},
+            )
+
+    def expire_material(self, before: datetime) -> list[int]:
+        """Delete the material, mapping and sent body of previews made before ``before`` (never a pending one).
+
+        Returns:
+            The ids of the previews that expired.
+        """
+        rows = self.db.execute(
+            "select p.id, p.request_id from proposal_previews p left join proposal_requests r on r.id = p.request_id "
+            "where p.state != 'expired' and p.created_at < ? and (r.id is null or r.state in ('done', 'failed'))",
+            [before.isoformat()],
+        ).fetchall()
+        with self.db.atomic():
+            for preview_id, request_id in rows:
+                self.db.execute(
+                    "update proposal_previews set state = 'expired', sections_json = null, mapping_json = null, "
+                    "struck_json = '[]' where id = ?",
+                    [preview_id],
+                )
+                if request_id is not None:
+                    self.db.execute(
+                        "update proposal_requests set body_json = ? where id = ?",
+                        [json.dumps({"expired": True}), request_id],
+                    )
+        return [int(r[0]) for r in rows]
 
     # -- proposals --------------------------------------------------------------------------------------
 

@@ -88,7 +88,7 @@ async def _proposal(room: Room, command: str, args: dict[str, Any]) -> dict[str,
     proposals = room.service(ProposalService)
     assert session.session_id is not None
     if command == "ask_proposal":
-        request, created = proposals.ask(session.session_id, group_id=session.group_id)
+        request, created = await proposals.ask_async(session.session_id, group_id=session.group_id)
         log.info("proposal %s for session %s from the tablet", "asked" if created else "already asked",
                  session.session_id)  # fmt: skip
         return {"request": request, "created": created}

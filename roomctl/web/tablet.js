@@ -52,6 +52,17 @@ const TEXT = {
   revise: { nl: "Laten herzien", en: "Revise" },
   reject: { nl: "Afwijzen", en: "Reject" },
   remarks: { nl: "Wat moet er anders?", en: "What should change?" },
+  previewTitle: { nl: "Dit gaat naar buiten", en: "This is what leaves the room" },
+  previewHelp: { nl: "Namen en gegevens zijn vervangen (gemarkeerd). Tik op een passage om die door te strepen: doorgestreepte passages worden niet verstuurd.", en: "Names and details are replaced (marked). Tap a passage to strike it: struck passages are not sent." },
+  previewSend: { nl: "Versturen", en: "Send" },
+  previewLoading: { nl: "Laden…", en: "Loading…" },
+  previewExact: { nl: "Precies de tekst die verstuurd wordt", en: "Exactly the text that is sent" },
+  previewStruck: { nl: "doorgestreept", en: "struck" },
+  previewRules: { nl: "De vaste instructies die meegaan (voor elke groep dezelfde)", en: "The fixed instructions sent along (the same for every group)" },
+  previewTo: { nl: "naar", en: "to" },
+  sentShow: { nl: "Wat is er verstuurd?", en: "What was sent?" },
+  sentExpired: { nl: "Wat er verstuurd is, is verlopen en verwijderd (net als het transcript).", en: "What was sent has expired and was deleted (like the transcript)." },
+  sections: { work_situation: { nl: "Werksituatie", en: "Work situation" }, problem: { nl: "Probleemstelling", en: "Problem" }, kader_notes: { nl: "Notities bij het kader", en: "Framework notes" }, previous_proposal: { nl: "Vorig voorstel", en: "Previous proposal" }, transcript: { nl: "Brainstorm", en: "Brainstorm" }, draft: { nl: "Concept", en: "Draft" }, remarks: { nl: "Opmerkingen", en: "Remarks" } },
   pairTitle: { nl: "Tablet koppelen", en: "Pair this tablet" },
   pairHelp: { nl: "Typ de zes cijfers die op het scherm van de ruimte staan.", en: "Type the six digits shown on the room's screen." },
   showPin: { nl: "Toon de code op het scherm", en: "Show the code on the screen" },
@@ -175,6 +186,85 @@ function recordingSection() {
     h("div", { class: "row" }, actions[rec.state] || []));
 }
 
+// -- the preview: what leaves the room (self-contained; it only needs the proposal part of the screen state) ----
+
+const preview = { id: null, data: null, struck: new Set(), busy: false, sent: null };
+const PLACEHOLDER = /(\[[^\[\]\n]{1,60}\])/;
+
+async function loadPreview(id) {
+  const struck = [...preview.struck].join(",");
+  const data = await api(`/api/v1/proposal-previews/${id}${struck ? `?struck=${encodeURIComponent(struck)}` : ""}`);
+  if (preview.id === id) { preview.data = data; render(); }
+}
+
+function marked(text) {
+  return text.split(PLACEHOLDER).map((piece, i) => (i % 2 ? h("mark", { class: "placeholder" }, piece) : piece));
+}
+
+function previewSection(p) {
+  if (preview.id !== p.preview_id) {
+    Object.assign(preview, { id: p.preview_id, data: null, struck: new Set(), busy: false });
+    loadPreview(p.preview_id).catch(showError);
+  }
+  const data = preview.data;
+  if (!data) return h("div", { "data-testid": "preview", class: "preview" }, h("p", { class: "muted" }, t(TEXT.previewLoading)));
+  const toggle = (id) => {
+    if (preview.struck.has(id)) preview.struck.delete(id); else preview.struck.add(id);
+    render();
+    loadPreview(preview.id).catch(showError);
+  };
+  const send = async () => {
+    preview.busy = true;
+    render();
+    try {
+      await api(`/api/v1/proposal-previews/${preview.id}/send`, { method: "POST", body: { struck: [...preview.struck] } });
+      showError(null);
+    } catch (e) {
+      preview.busy = false;
+      showError(e);
+      render();
+    }
+  };
+  return h("div", { "data-testid": "preview", class: "preview" },
+    h("h3", {}, t(TEXT.previewTitle), data.provider === "openai_compatible" ? ` (${t(TEXT.previewTo)} ${data.model})` : ""),
+    h("p", { class: "muted" }, t(TEXT.previewHelp)),
+    data.sections.map((section) => h("div", { class: "preview-section", "data-tag": section.tag },
+      h("h4", {}, t(TEXT.sections[section.tag] || section.tag)),
+      section.passages.map((passage) => {
+        const struck = preview.struck.has(passage.id);
+        return h("button", {
+          class: `passage${struck ? " struck" : ""}`, "data-testid": `passage-${passage.id}`, "aria-pressed": struck ? "true" : "false",
+          title: struck ? t(TEXT.previewStruck) : "", onclick: () => toggle(passage.id),
+        }, marked(passage.text));
+      }))),
+    h("details", { "data-testid": "preview-exact" }, h("summary", {}, t(TEXT.previewExact)), h("pre", { class: "exact", "data-testid": "preview-text" }, marked(data.text))),
+    h("details", { "data-testid": "preview-rules" }, h("summary", {}, t(TEXT.previewRules)), h("pre", { class: "exact" }, data.system)),
+    h("div", { class: "row" }, h("button", { class: "primary", "data-testid": "preview-send", disabled: preview.busy, onclick: send }, t(TEXT.previewSend))));
+}
+
+/** The preview panel, in every phase, while a request waits for the group (null otherwise). */
+function previewPanel(session) {
+  const p = state.proposal;
+  if (!p || p.state !== "preview" || p.session_id !== session.id) return null;
+  return h("section", { "data-key": "preview", class: "wide-section" },
+    h("h2", {}, t(TEXT.proposal)), h("p", { "data-testid": "preview-message" }, t(p.message)), previewSection(p));
+}
+
+function sentSection(p) {
+  if (!p.proposal_id || p.state === "preview") return null;
+  const shown = preview.sent && preview.sent.proposal_id === p.proposal_id ? preview.sent : null;
+  const open = async () => {
+    try {
+      preview.sent = await api(`/api/v1/proposals/${p.proposal_id}/sent`);
+      render();
+    } catch (e) { showError(e); }
+  };
+  if (!shown) return h("div", { class: "row" }, h("button", { class: "link", "data-testid": "sent-show", onclick: open }, t(TEXT.sentShow)));
+  return h("div", { "data-testid": "sent" }, shown.expired
+    ? h("p", { class: "muted" }, t(TEXT.sentExpired))
+    : h("pre", { class: "exact", "data-testid": "sent-text" }, marked(shown.text)));
+}
+
 function proposalSection(session) {
   const p = state.proposal && state.proposal.session_id === session.id ? state.proposal : null;
   const draft = (p && p.draft) || {};
@@ -184,12 +274,13 @@ function proposalSection(session) {
     h("h2", {}, t(TEXT.proposal)),
     p ? h("p", { "data-testid": "proposal-message" }, t(p.message)) : null,
     draft.title ? h("p", { class: "big" }, draft.title) : null,
+    p ? sentSection(p) : null,
     judging
       ? h("div", { class: "stack" }, remarks, h("div", { class: "row" },
           button(TEXT.accept, "verdict", { verdict: "accept" }, { class: "primary", testid: "accept" }),
           h("button", { "data-testid": "revise", onclick: () => command("verdict", { verdict: "revise", remarks: remarks.value }) }, t(TEXT.revise)),
           button(TEXT.reject, "verdict", { verdict: "reject" }, { class: "danger", testid: "reject" })))
-      : h("div", { class: "row" }, button(TEXT.ask, "ask_proposal", {}, { testid: "ask-proposal", disabled: p && ["waiting", "writing", "revising"].includes(p.state) })));
+      : h("div", { class: "row" }, button(TEXT.ask, "ask_proposal", {}, { testid: "ask-proposal", disabled: p && ["preview", "waiting", "writing", "revising"].includes(p.state) })));
 }
 
 function planSection(session) {
@@ -219,7 +310,7 @@ function agendaSection() {
 function sections() {
   const session = state.session;
   if (!session) return [h("section", { class: "wide-section" }, h("p", { "data-testid": "no-session" }, t(TEXT.noSession))), agendaSection()];
-  const list = [nowSection(session), clipSection(session)];
+  const list = [nowSection(session), previewPanel(session), clipSection(session)];
   if (session.phase === "arrival") list.push(choiceSection(session), planSection(session));
   else {
     if (["brainstorm", "analysis", "problem"].includes(session.phase) || (state.recording && state.recording.state !== "idle")) list.push(recordingSection());

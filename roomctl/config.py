@@ -296,7 +296,9 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.server.port}"
 
 
-SECRET_KEYS = frozenset({"password", "api_key", "anthropic_api_key", "token", "secret", "master_key", "badge_master_key"})
+SECRET_KEYS = frozenset(
+    {"password", "api_key", "anthropic_api_key", "openai_api_key", "token", "secret", "master_key", "badge_master_key"}
+)
 
 
 def _reject_secrets(data: dict[str, Any], source: Path | None, path: str = "") -> None:

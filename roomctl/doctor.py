@@ -82,6 +82,10 @@ def _speech_model(settings: Settings) -> str:
 def _llm_key(settings: Settings) -> str:
     from roomctl.secrets import read_secret
 
+    provider = settings.llm.provider
+    if provider != "anthropic":
+        found = "a key is set (not shown)" if read_secret("openai_api_key") else "no key (a LAN server usually needs none)"
+        return f"proposals from the {provider} provider at {settings.llm.base_url or 'its default'}: {found}"
     if read_secret("anthropic_api_key") is None:
         raise RoomctlError(
             "no Anthropic API key: proposals wait until one is set; set ROOMCTL_ANTHROPIC_API_KEY or the systemd "

@@ -152,7 +152,7 @@ def test_service_contract() -> None:
     assert settings["ProtectSystem"] == ["strict"]
     assert settings["CapabilityBoundingSet"] == [""]
     assert settings["SupplementaryGroups"] == ["gpio i2c dialout audio"]
-    assert {v.split(":")[0] for v in settings["LoadCredential"]} == {"anthropic_api_key", "mqtt_password", "badge_master_key"}
+    assert {v.split(":")[0] for v in settings["LoadCredential"]} == {"anthropic_api_key", "mqtt_password", "badge_master_key", "openai_api_key"}
     assert {v.split()[0] for v in settings["DeviceAllow"]} == {
         "char-gpiochip",
         "char-i2c",

@@ -41,7 +41,7 @@ UNITS = (
 )
 ENABLED_UNITS = ("mosquitto.service", "roomctl.service", "roomctl-kiosk.service", "roomctl-backup.timer")
 RESTARTED_UNITS = ("roomctl.service", "roomctl-kiosk.service")
-CREDENTIALS = ("anthropic_api_key", "mqtt_password", "badge_master_key")
+CREDENTIALS = ("anthropic_api_key", "mqtt_password", "badge_master_key", "openai_api_key")
 MIN_FREE_BYTES = 1500 * 2**20
 """A venv with faster-whisper (~500 MB), the base model (~150 MB), the previous venv and some room."""
 NOLOGIN = "/usr/sbin/nologin"

@@ -133,7 +133,7 @@ class MqttBus:
 
     @property
     def connects(self) -> int:
-        """How many times the bus has connected (1 + reconnects)."""
+        """How many times the bus has come online (1 + reconnects)."""
         return self._connects
 
     @property
@@ -153,6 +153,8 @@ class MqttBus:
             return ComponentHealth("down", self._refusal)
         if self._phase == "reconnecting":
             state = f"reconnecting in {self._retry_in:g} s, attempt {self._attempts + 1}"
+        elif self._attempts > 1:
+            state = f"reconnecting, attempt {self._attempts}"
         else:
             state = self._phase
         return ComponentHealth(
@@ -263,7 +265,6 @@ class MqttBus:
     async def _go_online(self) -> bool:
         """Subscribe again to every filter, wait for the SUBACK, then say ``online`` and run the hooks."""
         self._session_up = True
-        self._connects += 1
         self._phase = "subscribing"
         filters = list(dict.fromkeys(topic_filter for topic_filter, _ in self._handlers))
         if filters:
@@ -282,6 +283,7 @@ class MqttBus:
         if self._state is not None:
             self.client.publish(self.state_topic, self._state, qos=1, retain=True)
         self._phase = "online"
+        self._connects += 1
         log.info("MQTT online at %s:%d (%d subscriptions)", self.settings.host, self.settings.port, len(filters))
         for hook in list(self._on_connect_hooks):
             try:

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import logging
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from roomctl.config import Settings
 from roomctl.devices import bus as bus_module
 from roomctl.devices.broker import Broker, free_port
 from roomctl.devices.bus import MqttBus, reconnect_delay
+from roomctl.devices.topics import MATCH_CACHE_SIZE, TopicRouter
 from roomctl.runtime import build_room
 from tests.conftest import wait_for
 
@@ -179,6 +181,25 @@ def test_backoff_doubles_and_is_bounded() -> None:
     assert max(delays) == bus_module.RECONNECT_MAX_DELAY
 
 
+def test_topic_router_matches_like_paho_in_the_order_added() -> None:
+    filters = ["zigbee2mqtt/#", "zigbee2mqtt/+", "zigbee2mqtt/lamp", "+/+/state", "#", "roomctl/+/+/state"]
+    filters += ["zigbee2mqtt/lamp", "shellies/+/rpc", "stat/plug/RESULT", "$SYS/#"]
+    topics = ["zigbee2mqtt/lamp", "zigbee2mqtt/lamp/set", "roomctl/hq/r1/state", "stat/plug/RESULT", "$SYS/load"]
+    topics += ["shellies/fan/rpc", "zigbee2mqtt", "a/b/state", "nothing/here/at/all", "roomctl/hq/r1/state"]
+    router: TopicRouter[int] = TopicRouter()
+    for index, topic_filter in enumerate(filters):
+        router.add(topic_filter, index)
+    for topic in topics:
+        expected = tuple(i for i, topic_filter in enumerate(filters) if mqtt.topic_matches_sub(topic_filter, topic))
+        assert router.match(topic) == expected, topic
+    router.add("nothing/#", 99)  # a new filter is seen by topics matched (and remembered) before
+    assert router.match("nothing/here/at/all") == (4, 99)
+    assert router.filters() == list(dict.fromkeys([*filters, "nothing/#"]))
+    for n in range(MATCH_CACHE_SIZE + 10):  # junk topics do not grow the cache without end
+        router.match(f"junk/{n}")
+    assert len(router._cache) <= MATCH_CACHE_SIZE
+
+
 async def test_resubscribes_before_it_says_online_and_handles_everything_on_the_loop(
     broker: Broker, make_settings: Callable[..., Settings], fast_retry: None
 ) -> None:
@@ -209,6 +230,8 @@ async def test_resubscribes_before_it_says_online_and_handles_everything_on_the_
         assert handler_threads == {loop_thread}
         assert hook_threads == [loop_thread, loop_thread]
         assert bus.health().status == "ok"
+        sock = bus.client.socket()
+        assert sock is not None and sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "Nagle is off"
     finally:
         prober.close()
         await bus.stop()

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from roomctl.config import ENV_PREFIX, MqttSettings, RoomSettings
 from roomctl.core.health import ComponentHealth
+from roomctl.devices.topics import TopicRouter
 from roomctl.errors import AdapterError
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,17 @@ def room_topic(mqtt_settings: MqttSettings, room: RoomSettings, leaf: str) -> st
     return f"{mqtt_settings.base_topic}/{room.site}/{room.id}/{leaf}"
 
 
+def no_delay(sock: Any) -> None:
+    """Switch Nagle's algorithm off on an MQTT socket (paho leaves it on).
+
+    With it on, a small publish waits for the peer's delayed ACK (40 ms on Linux) whenever an earlier one is
+    still unacknowledged: a scene's commands and their confirmations queued behind each other that way.
+    """
+    raw = getattr(sock, "_socket", sock)  # paho's websocket wrapper keeps the socket inside
+    with contextlib.suppress(AttributeError, OSError):
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def reconnect_delay(failures: int) -> float:
     """Seconds to wait after ``failures`` failed attempts in a row (doubling from the minimum, bounded)."""
     return float(min(RECONNECT_MIN_DELAY * 2 ** max(failures - 1, 0), RECONNECT_MAX_DELAY))
@@ -83,7 +96,7 @@ class MqttBus:
         self.state_topic = room_topic(settings, room, "state")
         self._client_id = settings.client_id or f"roomctl-{room.site}-{room.id}"
         self._password = password
-        self._handlers: list[tuple[str, MessageHandler]] = []
+        self._handlers: TopicRouter[MessageHandler] = TopicRouter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Future[Any] | None = None
@@ -220,6 +233,7 @@ class MqttBus:
             self._last_error = str(exc) or type(exc).__name__
             log.debug("MQTT connect to %s:%d failed: %s", self.settings.host, self.settings.port, exc)
             return False
+        no_delay(self.client.socket())
         self.client.loop_start()
         was_online = False
         try:
@@ -266,7 +280,7 @@ class MqttBus:
         """Subscribe again to every filter, wait for the SUBACK, then say ``online`` and run the hooks."""
         self._session_up = True
         self._phase = "subscribing"
-        filters = list(dict.fromkeys(topic_filter for topic_filter, _ in self._handlers))
+        filters = self._handlers.filters()
         if filters:
             result, mid = self.client.subscribe([(topic_filter, 1) for topic_filter in filters])
             if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
@@ -319,7 +333,7 @@ class MqttBus:
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
         """Call ``handler(topic, payload)`` on the event loop for every message matching ``topic_filter``."""
-        self._handlers.append((topic_filter, handler))
+        self._handlers.add(topic_filter, handler)
         if self._session_up:
             self.client.subscribe(topic_filter, qos)
 
@@ -357,12 +371,11 @@ class MqttBus:
             future.set_result(None)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
-        for topic_filter, handler in list(self._handlers):
-            if mqtt.topic_matches_sub(topic_filter, topic):
-                try:
-                    handler(topic, payload)
-                except Exception:
-                    log.exception("MQTT handler for %s failed; message ignored", topic)
+        for handler in self._handlers.match(topic):
+            try:
+                handler(topic, payload)
+            except Exception:
+                log.exception("MQTT handler for %s failed; message ignored", topic)
 
     # -- paho callbacks (paho's thread): hand over, nothing else --------------------------------------------
 

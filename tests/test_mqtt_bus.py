@@ -22,6 +22,7 @@ from roomctl.devices import bus as bus_module
 from roomctl.devices.broker import Broker, free_port
 from roomctl.devices.bus import MqttBus, reconnect_delay
 from roomctl.devices.topics import MATCH_CACHE_SIZE, TopicRouter
+from roomctl.errors import ValidationError
 from roomctl.runtime import build_room
 from tests.conftest import wait_for
 
@@ -198,6 +199,17 @@ def test_topic_router_matches_like_paho_in_the_order_added() -> None:
     for n in range(MATCH_CACHE_SIZE + 10):  # junk topics do not grow the cache without end
         router.match(f"junk/{n}")
     assert len(router._cache) <= MATCH_CACHE_SIZE
+
+
+@pytest.mark.parametrize("topic_filter", ["a/#/b", "a/b#", "a/+b/c", "", "x\0y"])
+def test_a_filter_the_broker_would_refuse_is_refused_at_once(
+    topic_filter: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(mqtt={"enabled": True})
+    bus = MqttBus(settings.mqtt, settings.room)
+    with pytest.raises(ValidationError, match="not an MQTT topic filter"):
+        bus.subscribe(topic_filter, lambda topic, payload: None)
+    bus.subscribe("a/+/b/#", lambda topic, payload: None)  # wildcards as whole levels are fine
 
 
 async def test_resubscribes_before_it_says_online_and_handles_everything_on_the_loop(

@@ -27,7 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from roomctl.config import ENV_PREFIX, MqttSettings, RoomSettings
 from roomctl.core.health import ComponentHealth
-from roomctl.devices.topics import TopicRouter
+from roomctl.devices.topics import TopicRouter, check_filter
 from roomctl.errors import AdapterError
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,12 @@ class MqttBus:
     async def _run(self) -> None:
         failures = 0
         while True:
-            was_online = await self._session()
+            try:
+                was_online = await self._session()
+            except Exception as exc:  # a bug here must not end the reconnecting for good
+                log.exception("MQTT connection handling failed; retrying")
+                self._last_error = f"internal error: {exc}"
+                was_online = False
             if self._phase == "refused":
                 return
             failures = 1 if was_online else failures + 1
@@ -285,6 +290,7 @@ class MqttBus:
             result, mid = self.client.subscribe([(topic_filter, 1) for topic_filter in filters])
             if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
                 self._last_error = f"subscribe failed: {mqtt.error_string(result)}"
+                self.client.disconnect()  # ends the session: the loss event comes and the bus tries again
                 return False
             try:
                 await self._wait_for_ack(mid, SUBACK_TIMEOUT)
@@ -332,7 +338,12 @@ class MqttBus:
     # -- use ------------------------------------------------------------------------------------------------
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
-        """Call ``handler(topic, payload)`` on the event loop for every message matching ``topic_filter``."""
+        """Call ``handler(topic, payload)`` on the event loop for every message matching ``topic_filter``.
+
+        Raises:
+            ValidationError: ``topic_filter`` is not a valid MQTT topic filter.
+        """
+        check_filter(topic_filter)
         self._handlers.add(topic_filter, handler)
         if self._session_up:
             self.client.subscribe(topic_filter, qos)

@@ -13,14 +13,43 @@ from typing import Generic, TypeVar
 
 from paho.mqtt.matcher import MQTTMatcher
 
+from roomctl.errors import ValidationError
+
 T = TypeVar("T")
 
 MATCH_CACHE_SIZE = 1024
 """Topics whose matches are remembered; the cache starts again when it is full."""
+MAX_TOPIC_BYTES = 65535
+"""The longest topic MQTT can carry (a 16-bit length)."""
+
+
+def check_filter(topic_filter: str) -> None:
+    """Refuse what the broker would refuse: ``#`` anywhere but alone at the end, ``+`` inside a level.
+
+    Raises:
+        ValidationError: Not a valid MQTT topic filter.
+    """
+    levels = topic_filter.split("/")
+    size = len(topic_filter.encode("utf-8"))
+    wrong = (
+        not topic_filter
+        or size > MAX_TOPIC_BYTES
+        or "\0" in topic_filter
+        or any("#" in level and (level != "#" or i != len(levels) - 1) for i, level in enumerate(levels))
+        or any("+" in level and level != "+" for level in levels)
+    )
+    if wrong:
+        raise ValidationError(
+            f"{topic_filter[:80]!r} is not an MQTT topic filter: '#' may only be a whole last level and '+' "
+            "a whole level"
+        )
 
 
 class TopicRouter(Generic[T]):
-    """Values (handlers, devices) by MQTT topic filter, matched in the order they were added."""
+    """Values (handlers, devices) by MQTT topic filter, matched in the order they were added.
+
+    Filters are not checked here: :func:`check_filter` first where they come from outside.
+    """
 
     def __init__(self) -> None:
         self._matcher = MQTTMatcher()

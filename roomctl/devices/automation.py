@@ -11,8 +11,6 @@ once per empty spell.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
@@ -93,7 +91,6 @@ class RoomAutomation:
         self.empty_since: datetime | None = None
         self.switched_off = False
         self._booking_error_logged = False
-        self._task: asyncio.Task[None] | None = None
 
     # -- inputs ---------------------------------------------------------------------------------------------
 
@@ -169,25 +166,3 @@ class RoomAutomation:
             log.info("room empty for %d minutes: applying scene %s", minutes, scene)
             self.engine.start_scene(self.settings.empty_scene, source="empty-room")
         return True
-
-    # -- service --------------------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Check now and then every ``check_interval_seconds``."""
-        self._task = asyncio.create_task(self._loop(), name=self.name)
-
-    async def stop(self) -> None:
-        """Stop checking."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:
-                log.exception("device automation check failed")
-            await asyncio.sleep(self.settings.check_interval_seconds)

@@ -68,12 +68,12 @@ class DevicesService:
         self._status.set(part)
 
     async def start(self) -> None:
-        """Start the automation's checks."""
-        await self.automation.start()
+        """Check the automation now and then every ``check_interval_seconds``."""
+        interval = self.automation.settings.check_interval_seconds
+        self.room.every(interval, self.automation.tick, name="devices-automation", first=0)
 
     async def stop(self) -> None:
         """Stop the checks and pending updates."""
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        await self.automation.stop()

@@ -26,9 +26,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from roomctl.config import Settings, load_settings
+from roomctl.devices.bus import no_delay
 from roomctl.devices.drivers import Emulation, MalformedPayloadError, make_emulation
 from roomctl.devices.drivers.base import State
 from roomctl.devices.settings import SENSOR_KINDS, DeviceSettings
+from roomctl.devices.topics import TopicRouter
 from roomctl.errors import AdapterError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -110,9 +112,10 @@ class DeviceSimulator:
             d.id: SimulatedDevice(d, make_emulation(d), Behaviour(delay=delay), _initial_state(d))
             for d in (settings.devices if devices is None else devices)
         }
-        self._routes: list[tuple[str, SimulatedDevice]] = [
-            (topic, device) for device in self.devices.values() for topic in device.emulation.command_topics()
-        ]
+        self._routes: TopicRouter[SimulatedDevice] = TopicRouter()
+        for device in self.devices.values():
+            for topic in device.emulation.command_topics():
+                self._routes.add(topic, device)
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"roomctl-simulator-{settings.room.site}-{settings.room.id}",
@@ -122,6 +125,7 @@ class DeviceSimulator:
             self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(1, 2)
         self._client.on_connect = self._on_connect
+        self._client.on_socket_open = lambda client, userdata, sock: no_delay(sock)
         self._client.on_message = self._on_message
         self._connected = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -207,7 +211,7 @@ class DeviceSimulator:
         if reason.is_failure:
             log.warning("simulator: broker refused the connection: %s", reason)
             return
-        for topic, _ in self._routes:
+        for topic in self._routes.filters():
             client.subscribe(topic, 1)
         for device in self.devices.values():
             client.publish(*device.emulation.availability(not device.behaviour.offline), qos=1, retain=True)
@@ -217,13 +221,14 @@ class DeviceSimulator:
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if self._loop is None:
-            return
-        for topic_filter, device in self._routes:
-            if mqtt.topic_matches_sub(topic_filter, message.topic):
-                self._loop.call_soon_threadsafe(self._command, device, message.topic, bytes(message.payload))
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._commands, message.topic, bytes(message.payload))
 
     # -- device behaviour (event loop) ----------------------------------------------------------------------
+
+    def _commands(self, topic: str, payload: bytes) -> None:
+        for device in self._routes.match(topic):
+            self._command(device, topic, payload)
 
     def _command(self, device: SimulatedDevice, topic: str, payload: bytes) -> None:
         if device.behaviour.offline:

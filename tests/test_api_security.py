@@ -76,7 +76,6 @@ def test_guarded_routes_refuse_missing_and_wrong_tokens(client_and_tokens: Any) 
 
 def test_revoked_and_malformed_tokens_are_refused(client_and_tokens: Any) -> None:
     app, client, tokens = client_and_tokens
-    from datetime import UTC, datetime
 
     from roomctl.api.tokens import revoke_token, verify_token
 
@@ -84,7 +83,7 @@ def test_revoked_and_malformed_tokens_are_refused(client_and_tokens: Any) -> Non
     principal = verify_token(room.db, tokens["admin"])
     assert principal is not None
     assert client.get("/api/v1/members", headers={"Authorization": f"Bearer {tokens['admin']}"}).status_code == 200
-    revoke_token(room.db, principal.token_id, now=datetime.now(UTC))
+    revoke_token(room.db, principal.token_id, now=room.clock.now())
     assert client.get("/api/v1/members", headers={"Authorization": f"Bearer {tokens['admin']}"}).status_code == 401
     for bad in ("Bearer", "Bearer x", "Basic abc", "Bearer rct_" + "x" * 500):
         assert client.get("/api/v1/members", headers={"Authorization": bad}).status_code == 401

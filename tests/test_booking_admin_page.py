@@ -17,7 +17,7 @@ WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 async def test_series_form_shows_conflicts_before_saving(live_room: LiveRoom, browser: Any) -> None:
     tz = live_room.settings.room.tz
-    tomorrow = datetime.now(tz).date() + timedelta(days=1)
+    tomorrow = live_room.room.clock.now().astimezone(tz).date() + timedelta(days=1)
     async with httpx.AsyncClient(base_url=live_room.url, headers=live_room.headers("admin")) as client:
         ids = [(await client.post("/api/v1/members", json={"name": n})).json()["id"] for n in ("Femke Mol", "Gijs Kok")]
         other = (await client.post("/api/v1/groups", json={"name": "Team Zorg", "member_ids": ids})).json()

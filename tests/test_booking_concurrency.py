@@ -26,7 +26,7 @@ KILL_TIMEOUT_SECONDS = 60
 
 def _tomorrow_at(live: LiveRoom, hour: int) -> datetime:
     tz = live.settings.room.tz
-    day = datetime.now(tz).date() + timedelta(days=1)
+    day = live.room.clock.now().astimezone(tz).date() + timedelta(days=1)
     return datetime.combine(day, time(hour), tz)
 
 

@@ -141,7 +141,7 @@ async def test_home_assistant_discovery_and_scene_select(
 async def test_devices_api(broker: Broker, make_settings: Callable[..., Settings]) -> None:
     async with sim_room(broker, make_settings) as sr:
         app = create_app(sr.room, manage_room=False)
-        now = datetime.now(UTC)
+        now = sr.room.clock.now()
         tokens = {role: create_token(sr.room.db, role, label=role, now=now)[1]
                   for role in ("admin", "facilities", "facilitator", "reader", "kiosk")}
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from roomctl.config import Settings
+from roomctl.core.clock import RunningClock
 from roomctl.devices.broker import Broker, free_port
 from roomctl.facilities.service import FacilitiesService
+from tests.clock_helpers import INSTANTS
 from tests.conftest import ARTIFACTS, serving, wait_for
 
 OTHER_PINS = {"door_relay": 18, "door_contact": 23, "exit_button": 24, "led_red": 12, "led_green": 16, "led_blue": 20,
@@ -113,7 +115,8 @@ async def test_stale_rooms_and_retained_junk(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="roomctl.facilities.site")
     client = publisher(broker)
-    now = datetime.now(UTC)
+    clock = RunningClock(INSTANTS["midday"])
+    now = clock.now()
     try:
         # retained before the room starts: junk of every kind, a room that went quiet long ago, a fresh free room
         for topic, payload in (
@@ -128,7 +131,7 @@ async def test_stale_rooms_and_retained_junk(
         ):
             client.publish(topic, payload, qos=1, retain=True).wait_for_publish(2)
         settings = room_settings(make_settings, tmp_path, broker, "a", facilities={"stale_after_seconds": 1.5, "heartbeat_seconds": 0.5})
-        async with serving(settings) as live:
+        async with serving(settings, clock=clock) as live:
             token = live.tokens["facilities"]
             seen: dict[str, Any] = {}
 
@@ -188,7 +191,7 @@ async def test_websocket_pushes_overview_to_staff_only(make_settings: Callable[.
             version = first["version"]
             client = publisher(broker)
             try:
-                client.publish("roomctl/hq/z9/state", state_message("z9", datetime.now(UTC), phase={"name": "brainstorm"}), qos=1)
+                client.publish("roomctl/hq/z9/state", state_message("z9", live.room.clock.now(), phase={"name": "brainstorm"}), qos=1)
                 client.publish("roomctl/hq/z9/availability", b"online", qos=1)
                 while True:
                     update = json.loads(await ws.recv())

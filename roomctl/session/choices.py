@@ -32,7 +32,12 @@ MAX_CHOSEN_QUESTIONS = 10
 """Most questions the group takes on in one session (the kader has about ten)."""
 
 
-def _text(field: str, value: object, limit: int) -> str:
+def clean_text(field: str, value: object, limit: int) -> str:
+    """``value`` as one line of text (whitespace collapsed) of at most ``limit`` characters.
+
+    Raises:
+        ValidationError: Not text, or too long.
+    """
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be text", field=field)
     text = " ".join(value.split())
@@ -61,7 +66,7 @@ class SessionChoices:
 
     def set_work_situation(self, session_id: int, text: object) -> str:
         """Name today's work situation (empty text clears it)."""
-        clean = _text("text", text, MAX_SITUATION_CHARS)
+        clean = clean_text("text", text, MAX_SITUATION_CHARS)
         self._row(session_id)
         with self.db.atomic():
             self.db.execute("update sessions set work_situation = ? where id = ?", [clean or None, session_id])
@@ -69,7 +74,7 @@ class SessionChoices:
 
     def set_problem(self, session_id: int, text: object) -> str:
         """State the problem (empty text clears it)."""
-        clean = _text("text", text, MAX_PROBLEM_CHARS)
+        clean = clean_text("text", text, MAX_PROBLEM_CHARS)
         self._row(session_id)
         with self.db.atomic():
             self.db.execute("update sessions set problem = ? where id = ?", [clean or None, session_id])
@@ -97,7 +102,7 @@ class SessionChoices:
     def set_note(self, session_id: int, question_id: object, text: object) -> str:
         """The group's note on a question (empty text removes it)."""
         qid = self._known(question_id)
-        clean = _text("text", text, MAX_NOTE_CHARS)
+        clean = clean_text("text", text, MAX_NOTE_CHARS)
         self._row(session_id)
         with self.db.atomic():
             if clean:

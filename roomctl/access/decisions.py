@@ -33,12 +33,14 @@ class Reason(StrEnum):
     ROOM_CLOSED = "room_closed"
     WALK_IN = "walk_in"  # booking capability: a member's tap on a free room started an ad-hoc booking
     ENROLMENT = "enrolment"  # booking capability: enrol-by-tap was armed, the tap enrolled the badge
+    GUEST = "guest"  # session capability (issue 19): a guest's door code or temporary badge, in its window
+    GUEST_CODE = "guest_code"  # session capability (issue 19): a door code that does not open now
 
 
 CLOSURE_PROBE = timedelta(seconds=1)
 """A closure counts when it overlaps the second after the tap."""
 
-GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER, Reason.WALK_IN})
+GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER, Reason.WALK_IN, Reason.GUEST})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,15 @@ from roomctl.facilities import learning
 from roomctl.facilities.period import Period
 from roomctl.session.guests import CODE_DIGITS, DoorCodeEntered, GuestService, known_guest_names
 from roomctl.session.service import SessionService
-from tests.access_helpers import MEMBER_UID, audit_rows, manual_clock, relay_activations, room_sections, running_room, tap
+from tests.access_helpers import (
+    MEMBER_UID,
+    audit_rows,
+    manual_clock,
+    relay_activations,
+    room_sections,
+    running_room,
+    tap,
+)
 from tests.conftest import wait_for
 
 MakeSettings = Callable[..., Settings]

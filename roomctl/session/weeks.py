@@ -1,4 +1,4 @@
-"""The session capability's view over weeks: cycles, continuity and follow-ups, registered as ``WeekService``.
+"""The session capability's view over weeks: cycles, continuity, follow-ups and kader resources (``WeekService``).
 
 It listens to the session's own events: when a session starts (or resumes after a restart) it puts the
 group's continuity (last validated proposal, its follow-up, the week's cycle) in the screen part
@@ -18,6 +18,8 @@ from roomctl.session.continuity import PART, FollowupStore, require_accepted, su
 from roomctl.session.cycles import Cycle, CycleStore
 from roomctl.session.events import SessionEnded, SessionStarted
 from roomctl.session.kader import KaderStore
+from roomctl.session.resources import PART as RESOURCES_PART
+from roomctl.session.resources import ResourceStore
 from roomctl.session.service import SessionService
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,9 @@ class WeekService:
         self.kader = KaderStore(room.db, now=room.clock.now)
         self.cycles = CycleStore(room.db, self.kader, self.tz, room.clock.now)
         self.followups = FollowupStore(room.db, room.clock.now)
+        self.resources = ResourceStore(room.db, self.kader, room.clock.now)
         self._part = room.screen.claim(PART, owner="session")
+        self._resources_part = room.screen.claim(RESOURCES_PART, owner="session")
         self._session_id: int | None = None
         self._group_id: int | None = None
         room.on(SessionStarted, self._on_started)
@@ -89,14 +93,27 @@ class WeekService:
             return
         self._part.set(self.opening(self._group_id, self._session_id))
 
+    def refresh_resources(self) -> None:
+        """Put every question's resources (with QR codes) on screen while a session runs.
+
+        The kiosk shows those of the questions on screen.
+        """
+        if self._session_id is None:
+            self._resources_part.set(None)
+            return
+        ids = tuple(q.id for q in self.kader.list())
+        self._resources_part.set({"questions": self.resources.for_screen(ids)})
+
     def _on_started(self, event: SessionStarted) -> None:
         self._session_id, self._group_id = event.session_id, event.group_id
         self.refresh()
+        self.refresh_resources()
 
     def _on_ended(self, event: SessionEnded) -> None:
         if event.session_id == self._session_id:
             self._session_id, self._group_id = None, None
             self._part.set(None)
+            self._resources_part.set(None)
 
     # -- tablet commands --------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // no-show flags and closures. Needs an admin token (#token=... or typed in). Dutch first, English available.
 import { api, h, lang, setLang, setToken, t, token } from "/static/common.js";
 import { mountContent } from "/static/admin-content.js";
+import { mountWeeks } from "/static/admin-weeks.js";
 
 const ENROL_POLL_MS = 1000;
 const DAYS_AHEAD = 14;
@@ -299,3 +300,4 @@ async function load() {
 
 load();
 mountContent();
+mountWeeks();  // issue 19: kader resources, unfollowed proposals, trajectory links

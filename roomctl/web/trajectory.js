@@ -57,7 +57,7 @@ function composeSection() {
     type: "button", class: "suggestion", "data-testid": "suggestion",
     onclick: () => { needs.value = [needs.value.trim(), need].filter(Boolean).join("\n"); },
   }, `+ ${need}`));
-  const form = h("form", { class: "stack", onsubmit: async (e) => {
+  const form = h("form", { class: "stack", novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     const body = {
       weeks: Number(weeks.value), minutes_per_week: Number(minutes.value),

@@ -133,3 +133,20 @@ async def test_a_temporary_badge_works_only_in_the_window_and_never_during_a_clo
         assert closed["granted"] is False and closed["why"] == "closed"
         clock.advance(5 * 3600)
         assert (await tap(room, GUEST_BADGE, reader="late")).reason.value == "unknown", "the badge ends with its window"
+
+
+async def test_guessing_codes_locks_the_keypad_out_and_the_right_code_waits(make_settings: MakeSettings) -> None:
+    clock = manual_clock()
+    settings = make_settings(**room_sections(door={"lockout_denied_taps": 5, "lockout_window_seconds": 60, "lockout_seconds": 120}))
+    async with running_room(settings, clock=clock) as room:
+        code = guests(room).invite(demo_booking(room), "Rita Raden", "colleague", invited_by="admin")["code"]
+        wrong = [f"{n:08d}" for n in range(1, 7) if f"{n:08d}" != code]
+        answers = [await enter(room, guess) for guess in wrong[:5]]
+        assert all(a["granted"] is False for a in answers)
+        before = relay_activations(room)
+        locked = await enter(room, code)
+        assert locked["granted"] is False and locked["reason"] == "locked_out" and "wait" in locked["message"]
+        assert relay_activations(room) == before
+        assert guests(room).of_booking(demo_booking(room))[0]["used"] is False, "a refused try does not use the code"
+        clock.advance(121)
+        assert (await enter(room, code))["granted"] is True

@@ -200,3 +200,18 @@ async def test_the_facilitator_inserts_a_meditation_that_dims_the_room_and_moves
         movement = await tablet(room, "insert_break")
         assert movement["step"]["scene"] == "movement" and movement["step"]["kind"] == "break"
         assert movement["remaining_seconds"] == 300
+
+
+async def test_after_a_restart_the_session_resumes_with_its_week_and_continuity(settings: Settings) -> None:
+    clock = ManualClock(START)
+    async with running_room(settings, clock) as room:
+        first = await run_session(room, clock, START)
+        accept(room, draft_proposal(room, first, "Vaste overdrachtsmomenten"))
+        clock.advance(3600)
+        running = await session(room).begin(group_id(room), None, clock.now())
+        await tablet(room, "cycle", questions=["q8"], situations=["Overdracht"])
+    async with running_room(settings, clock, seeded=False) as again:
+        continuity = await wait_for(lambda: (part(again, "continuity") or {}).get("session_id") == running and part(again, "continuity"))
+        assert continuity["last_proposal"]["title"] == "Vaste overdrachtsmomenten"
+        assert continuity["cycle"]["questions"] == ["q8"] and continuity["cycle"]["situations"] == ["Overdracht"]
+        assert [q["id"] for q in session(again).current()["chosen"]] == ["q8"]

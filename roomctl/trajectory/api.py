@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from roomctl.api.deps import provide
 from roomctl.api.security import Principal, Role, allow
-from roomctl.errors import ForbiddenError
+from roomctl.errors import NotFoundError
 from roomctl.store.db import MAX_ID
 from roomctl.trajectory.service import TrajectoryService
 from roomctl.trajectory.store import MAX_MINUTES_PER_WEEK, MAX_NEEDS, MAX_WEEKS, MAX_WISHES_CHARS
@@ -39,7 +39,7 @@ class TrajectoryIn(BaseModel):
 
 def _member(principal: Principal) -> int:
     if principal.member_id is None:
-        raise ForbiddenError("this token is bound to no member; ask an admin for your personal trajectory link")
+        raise NotFoundError("this member token is bound to no member; ask an admin for your personal trajectory link")
     return principal.member_id
 
 

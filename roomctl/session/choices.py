@@ -46,6 +46,22 @@ def clean_text(field: str, value: object, limit: int) -> str:
     return text
 
 
+def clean_text_list(field: str, value: object, most: int, limit: int) -> list[str]:
+    """``value`` as a list of at most ``most`` texts of at most ``limit`` characters; empty ones and repeats dropped.
+
+    Raises:
+        ValidationError: Not a list, too many, or a text that is not text or too long.
+    """
+    if not isinstance(value, list) or len(value) > most:
+        raise ValidationError(f"{field} must be a list of at most {most} texts", field=field)
+    cleaned: list[str] = []
+    for item in value:
+        text = clean_text(field, item, limit)
+        if text and text not in cleaned:
+            cleaned.append(text)
+    return cleaned
+
+
 class SessionChoices:
     """Reads and writes the group's choices of one room's sessions (event loop thread only)."""
 
@@ -88,12 +104,7 @@ class SessionChoices:
 
     def choose(self, session_id: int, question_ids: object) -> list[str]:
         """The kader questions the group takes on today (in the kader's order, no repeats)."""
-        if not isinstance(question_ids, list) or len(question_ids) > MAX_CHOSEN_QUESTIONS:
-            raise ValidationError(
-                f"questions must be a list of at most {MAX_CHOSEN_QUESTIONS} kader question ids", field="questions"
-            )
-        wanted = {self._known(q) for q in question_ids}
-        ordered = [q.id for q in self.kader.list() if q.id in wanted]
+        ordered = self.kader.ordered_ids(question_ids, MAX_CHOSEN_QUESTIONS)
         self._row(session_id)
         with self.db.atomic():
             self.db.execute("update sessions set chosen_questions = ? where id = ?", [json.dumps(ordered), session_id])

@@ -26,7 +26,7 @@ import sqlite_utils
 from roomctl.booking.closures import ClosureStore
 from roomctl.booking.repository import BookingRepository, from_db, to_db
 from roomctl.errors import NotFoundError, ValidationError
-from roomctl.session.choices import MAX_CHOSEN_QUESTIONS, MAX_SITUATION_CHARS, clean_text
+from roomctl.session.choices import MAX_CHOSEN_QUESTIONS, MAX_SITUATION_CHARS, clean_text_list
 from roomctl.session.kader import KaderStore
 
 log = logging.getLogger(__name__)
@@ -175,29 +175,6 @@ class CycleStore:
             )
         return self.cycle(cycle.id)
 
-    def _questions(self, value: object) -> list[str]:
-        if not isinstance(value, list) or len(value) > MAX_CHOSEN_QUESTIONS:
-            raise ValidationError(
-                f"questions must be a list of at most {MAX_CHOSEN_QUESTIONS} kader question ids", field="questions"
-            )
-        for question in value:
-            if not isinstance(question, str):
-                raise ValidationError("questions must be kader question ids such as q3", field="questions")
-            self.kader.get(question)
-        wanted = set(value)
-        return [q.id for q in self.kader.list() if q.id in wanted]
-
-    @staticmethod
-    def _situations(value: object) -> list[str]:
-        if not isinstance(value, list) or len(value) > MAX_SITUATIONS:
-            raise ValidationError(f"situations must be a list of at most {MAX_SITUATIONS} work situations", field="situations")
-        cleaned: list[str] = []
-        for item in value:
-            text = clean_text("situations", item, MAX_SITUATION_CHARS)
-            if text and text not in cleaned:
-                cleaned.append(text)
-        return cleaned
-
     def choose(self, cycle_id: int, args: dict[str, Any], session_id: int | None) -> Cycle:
         """Change the week's ``questions`` and/or ``situations`` (a missing key keeps what was chosen).
 
@@ -208,8 +185,14 @@ class CycleStore:
         cycle = self.cycle(cycle_id)
         if "questions" not in args and "situations" not in args:
             raise ValidationError("give questions (kader question ids) and/or situations (work situations)")
-        questions = self._questions(args["questions"]) if "questions" in args else list(cycle.questions)
-        situations = self._situations(args["situations"]) if "situations" in args else list(cycle.situations)
+        questions = (
+            self.kader.ordered_ids(args["questions"], MAX_CHOSEN_QUESTIONS) if "questions" in args else list(cycle.questions)
+        )
+        situations = (
+            clean_text_list("situations", args["situations"], MAX_SITUATIONS, MAX_SITUATION_CHARS)
+            if "situations" in args
+            else list(cycle.situations)
+        )
         stamp = self.now().isoformat()
         with self.db.atomic():
             self.db.execute(

@@ -22,7 +22,7 @@ import sqlite_utils
 
 from roomctl.booking.repository import BookingRepository
 from roomctl.errors import NotFoundError, StateError, ValidationError
-from roomctl.session.choices import clean_text
+from roomctl.session.choices import clean_text, clean_text_list
 from roomctl.session.kader import KaderStore
 
 log = logging.getLogger(__name__)
@@ -112,27 +112,6 @@ class TrajectoryStore:
                                   "runs with (group_id)", field="group_id", groups=groups)  # fmt: skip
         raise ValidationError(f"group_id must be one of your groups: {names}", field="group_id", groups=groups)
 
-    def _questions(self, value: object) -> list[str]:
-        if not isinstance(value, list) or len(value) > len(self.kader.list()):
-            raise ValidationError("questions must be a list of kader question ids", field="questions")
-        for question in value:
-            if not isinstance(question, str):
-                raise ValidationError("questions must be kader question ids such as q3", field="questions")
-            self.kader.get(question)
-        wanted = set(value)
-        return [q.id for q in self.kader.list() if q.id in wanted]
-
-    @staticmethod
-    def _needs(value: object) -> list[str]:
-        if not isinstance(value, list) or len(value) > MAX_NEEDS:
-            raise ValidationError(f"learning_needs must be a list of at most {MAX_NEEDS} texts", field="learning_needs")
-        needs: list[str] = []
-        for item in value:
-            text = clean_text("learning_needs", item, MAX_NEED_CHARS)
-            if text and text not in needs:
-                needs.append(text)
-        return needs
-
     def save(self, member_id: int, data: dict[str, Any], today: date) -> Trajectory:
         """Compose or change the member's trajectory; fields left out keep their value (or a default).
 
@@ -155,8 +134,16 @@ class TrajectoryStore:
         weeks = _whole("weeks", data.get("weeks", old.weeks if old else 20), 1, MAX_WEEKS)
         minutes = _whole("minutes_per_week", data.get("minutes_per_week", old.minutes_per_week if old else 240),
                          1, MAX_MINUTES_PER_WEEK)  # fmt: skip
-        questions = self._questions(data["questions"]) if "questions" in data else list(old.questions if old else ())
-        needs = self._needs(data["learning_needs"]) if "learning_needs" in data else list(old.learning_needs if old else ())
+        questions = (
+            self.kader.ordered_ids(data["questions"], len(self.kader.list()))
+            if "questions" in data
+            else list(old.questions if old else ())
+        )
+        needs = (
+            clean_text_list("learning_needs", data["learning_needs"], MAX_NEEDS, MAX_NEED_CHARS)
+            if "learning_needs" in data
+            else list(old.learning_needs if old else ())
+        )
         wishes = clean_text("wishes", data.get("wishes", old.wishes if old else ""), MAX_WISHES_CHARS)
         stamp = self.now().isoformat()
         with self.db.atomic():

@@ -53,6 +53,12 @@ async def test_a_session_opens_with_last_time_and_the_tablet_follows_it_up(live_
     await kiosk.locator("[data-testid=continuity-title]", has_text="Overdracht met een checklist").wait_for(timeout=UI_TIMEOUT_MS)
     assert "Vorige keer besloten" in (await kiosk.locator("[data-testid=continuity]").text_content() or "")
     await tablet.locator("[data-testid=last-proposal]", has_text="Overdracht met een checklist").wait_for(timeout=UI_TIMEOUT_MS)
+    await tablet.locator("[data-testid=week-situations]").fill("Overdracht aan de avonddienst\nKlachten")
+    await tablet.locator("[data-testid=week-q2]").check()
+    await tablet.locator("[data-testid=week-save]").click()
+    await tablet.locator("[data-testid=today-situation-1]").click()
+    await kiosk.locator("[data-testid=situation]", has_text="Klachten").wait_for(timeout=UI_TIMEOUT_MS)
+    await kiosk.locator("[data-testid=week-situations]", has_text="Overdracht aan de avonddienst").wait_for(timeout=UI_TIMEOUT_MS)
     await tablet.locator("[data-testid=followup-note]").fill("Checklist werkt, nog niet iedereen gebruikt hem")
     await tablet.locator("[data-testid=followup-partly]").click()
     await kiosk.locator("[data-testid=continuity-followup]", has_text="Deels gelukt").wait_for(timeout=UI_TIMEOUT_MS)
@@ -110,4 +116,6 @@ async def test_a_member_composes_their_trajectory_on_their_own_phone(live_room: 
     stored = room.db.execute("select weeks, minutes_per_week, questions, wishes from trajectories").fetchone()
     assert tuple(stored) == (20, 90, '["q4"]', "Training gespreksvoering")
     assert "%" not in await phone.locator("[data-testid=progress]").inner_text(), "minutes, never percentages"
+    await phone.locator("[data-testid=report-minutes]", has_text="/ 90 min").wait_for(timeout=UI_TIMEOUT_MS)
+    assert "Training" not in await phone.locator("[data-testid=talent-report]").inner_text(), "the report holds no wishes"
     await phone.close()

@@ -193,8 +193,7 @@ function arrivalMain(session) {
       ? h("p", { class: "situation big", "data-testid": "situation" }, session.work_situation)
       : h("p", { class: "muted" }, t(TEXT.noSituation)),
     session.chosen && session.chosen.length ? [h("h2", { class: "section-label" }, t(TEXT.chosen)), questionList(session.chosen, "questions compact")] : null,
-    weekLine(state),
-    continuityCard(state),  // issue 19: "Vorige keer besloten"
+    weekLine(state),  // issue 19: the week's work situations
   ];
 }
 
@@ -220,6 +219,7 @@ function sessionView(session) {
   const main = session.phase === "arrival" ? arrivalMain(session) : stepMain(session);
   const side = [timer(session, remaining)];
   if (session.phase !== "arrival") side.push(situationCard(session));
+  else side.push(continuityCard(state));  // issue 19: "Vorige keer besloten" opens every session
   if (session.clip && session.clip.state === "playing") side.push(h("p", { class: "clip-note" }, "▶ ", t(TEXT.clip)));
   if (state.recording && state.recording.state === "recording") side.push(h("p", { class: "recording", "data-testid": "recording" }, t(TEXT.recording)));
   side.push(pairingCard(session.phase === "arrival"));

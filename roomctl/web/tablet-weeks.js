@@ -15,6 +15,7 @@ const TEXT = {
   weekQuestions: { nl: "Vragen van het kader voor de week", en: "Framework questions for the week" },
   situations: { nl: "Werksituaties van de week (één per regel)", en: "Work situations of the week (one per line)" },
   saveWeek: { nl: "Keuze van de week opslaan", en: "Save the week's choice" },
+  today: { nl: "Vandaag nemen we:", en: "Today we take:" },
   guests: { nl: "Gasten", en: "Guests" },
   guestName: { nl: "Naam van de gast", en: "Guest's name" },
   colleague: { nl: "Collega", en: "Colleague" },
@@ -31,8 +32,10 @@ const TEXT = {
   min: { nl: "min", en: "min" },
 };
 
-// What the last invitation and door code answered; kept here because the tablet re-renders on every change.
+// What the last invitation and door code answered, and what is being typed or ticked but not saved yet: kept
+// here because the tablet re-renders on every change of the screen state.
 const notes = { guest: { cls: "muted", text: "" }, door: { cls: "muted", text: "" } };
+const drafts = { note: null, situations: null, questions: null, cycle: null };
 
 function note(key, testid) {
   return h("p", { class: notes[key].cls, role: "status", "data-testid": testid }, notes[key].text);
@@ -49,8 +52,9 @@ function continuitySection(state, command) {
   if (!c) return null;
   const last = c.last_proposal;
   const followup = c.followup || {};
-  const text = h("input", { value: followup.note || "", maxlength: 280, placeholder: t(TEXT.followup), "data-testid": "followup-note" });
-  const send = (how) => command("followup", { how, note: text.value });
+  const text = h("input", { value: drafts.note ?? (followup.note || ""), maxlength: 280, placeholder: t(TEXT.followup), "data-testid": "followup-note",
+    oninput: (e) => { drafts.note = e.target.value; } });
+  const send = async (how) => { if (await command("followup", { how, note: text.value })) drafts.note = null; };
   return h("section", { class: "wide-section", "data-key": "continuity", "data-testid": "tablet-continuity" },
     h("h2", {}, t(TEXT.lastTime)),
     last ? [
@@ -69,18 +73,26 @@ function cycleSection(state, command) {
   const c = state.continuity && state.continuity.cycle;
   const session = state.session;
   if (!c || !session) return null;
-  const chosen = new Set(c.questions);
+  if (drafts.cycle !== c.id) Object.assign(drafts, { cycle: c.id, situations: null, questions: null });
+  const chosen = new Set(drafts.questions ?? c.questions);
   const boxes = (session.kader || []).map((q) => h("label", { class: "question-line" },
-    h("input", { type: "checkbox", value: q.id, checked: chosen.has(q.id), "data-testid": `week-${q.id}` }), h("span", { class: "q" }, t(q))));
-  const situations = h("textarea", { rows: 3, "data-testid": "week-situations" }, c.situations.join("\n"));
-  const save = (e) => {
+    h("input", { type: "checkbox", value: q.id, checked: chosen.has(q.id), "data-testid": `week-${q.id}`, onchange: () => { drafts.questions = ticked(); } }),
+    h("span", { class: "q" }, t(q))));
+  const ticked = () => boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+  const situations = h("textarea", { rows: 3, "data-testid": "week-situations", oninput: (e) => { drafts.situations = e.target.value; } },
+    drafts.situations ?? c.situations.join("\n"));
+  const save = async (e) => {
     e.preventDefault();
-    const questions = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-    command("cycle", { questions, situations: situations.value.split("\n").map((s) => s.trim()).filter(Boolean) });
+    const body = { questions: ticked(), situations: situations.value.split("\n").map((s) => s.trim()).filter(Boolean) };
+    if (await command("cycle", body)) Object.assign(drafts, { situations: null, questions: null });
   };
   return h("section", { class: "wide-section", "data-key": "cycle", "data-testid": "tablet-cycle" },
     h("h2", {}, `${t(TEXT.week)} · ${c.week}`),
     c.notice ? h("p", { class: "error", "data-testid": "cycle-notice" }, t(c.notice)) : null,
+    c.situations.length ? h("div", { class: "row" }, h("span", { class: "muted" }, t(TEXT.today)), c.situations.map((text, i) => h("button", {
+      class: session.work_situation === text ? "primary" : "", "data-testid": `today-situation-${i}`,
+      onclick: () => command("situation", { text }),
+    }, text))) : null,
     h("form", { class: "stack", onsubmit: save },
       h("fieldset", {}, h("legend", {}, t(TEXT.weekQuestions)), boxes),
       h("label", {}, t(TEXT.situations), situations),

@@ -27,12 +27,16 @@ const TEXT = {
   notStarted: { nl: "Je traject is nog niet begonnen.", en: "Your trajectory has not started yet." },
   proposals: { nl: "Voorstellen waaraan ik meewerkte", en: "Proposals I took part in" },
   noProposals: { nl: "Nog geen gevalideerde voorstellen.", en: "No validated proposals yet." },
+  report: { nl: "Voor het Talentontwikkelgesprek", en: "For the talent development conversation" },
+  reportHelp: { nl: "Dit ziet je leidinggevende: alleen minuten en titels van voorstellen.", en: "This is what your manager sees: minutes and proposal titles only." },
+  print: { nl: "Afdrukken", en: "Print" },
   private: { nl: "Alleen jij ziet deze pagina. Je leidinggevende ziet alleen je gebruikte minuten tegenover de afspraak en de titels van voorstellen.", en: "Only you see this page. Your manager sees only your minutes used against the agreement and the titles of proposals." },
 };
 
 const main = document.getElementById("main");
 const select = document.getElementById("lang");
 let view = null;
+let report = null;
 let message = { text: "", error: false };
 select.value = lang();
 select.addEventListener("change", () => { setLang(select.value); render(); });
@@ -70,6 +74,7 @@ function composeSection() {
     try {
       view = await api("/api/v1/trajectory/me", { method: "PUT", body });
       message = { text: t(TEXT.saved), error: false };
+      await loadReport();
     } catch (err) {
       message = { text: err.message, error: true };
     }
@@ -102,12 +107,26 @@ function progressSection() {
     p.proposals.length ? h("ul", { "data-testid": "my-proposals" }, p.proposals.map((x) => h("li", {}, x.title))) : h("p", { class: "muted" }, t(TEXT.noProposals)));
 }
 
+function reportSection() {
+  if (!report) return null;
+  return h("section", { "data-testid": "talent-report" },
+    h("h2", {}, t(TEXT.report)),
+    h("p", { class: "muted" }, t(TEXT.reportHelp)),
+    h("p", { class: "big", "data-testid": "report-minutes" }, `${report.used_minutes} / ${report.agreed_minutes} min`),
+    report.proposals.length ? h("ul", {}, report.proposals.map((title) => h("li", {}, title))) : h("p", { class: "muted" }, t(TEXT.noProposals)),
+    h("button", { type: "button", onclick: () => window.print() }, t(TEXT.print)));
+}
+
+async function loadReport() {
+  report = view && view.trajectory ? await api("/api/v1/trajectory/me/report").catch(() => null) : null;
+}
+
 function render() {
   document.title = `roomctl — ${t(TEXT.title)}`;
   document.getElementById("title").textContent = view ? `${t(TEXT.title)} · ${view.member.name}` : t(TEXT.title);
   document.documentElement.lang = lang();
   if (!view) return;
-  main.replaceChildren(composeSection(), progressSection() || "", h("p", { class: "muted" }, t(TEXT.private)));
+  main.replaceChildren(composeSection(), progressSection() || "", reportSection() || "", h("p", { class: "muted" }, t(TEXT.private)));
 }
 
 async function start() {
@@ -117,6 +136,7 @@ async function start() {
   }
   try {
     view = await api("/api/v1/trajectory/me");
+    await loadReport();
     render();
   } catch (err) {
     main.replaceChildren(h("section", {}, h("p", { class: "error", "data-testid": "message" }, err.message)));

@@ -215,3 +215,21 @@ async def test_after_a_restart_the_session_resumes_with_its_week_and_continuity(
         assert continuity["last_proposal"]["title"] == "Vaste overdrachtsmomenten"
         assert continuity["cycle"]["questions"] == ["q8"] and continuity["cycle"]["situations"] == ["Overdracht"]
         assert [q["id"] for q in session(again).current()["chosen"]] == ["q8"]
+
+
+async def test_sessions_fall_in_their_local_week_across_the_change_to_winter_time(settings: Settings) -> None:
+    clock = ManualClock(datetime(2026, 10, 19, 8, 0, tzinfo=UTC))  # Monday 10:00 CEST
+    async with running_room(settings, clock) as room:
+        monday = await run_session(room, clock, clock.now())
+        clock.set(datetime(2026, 10, 20, 8, 0, tzinfo=UTC))
+        await session(room).begin(group_id(room), None, clock.now())
+        await tablet(room, "cycle", questions=["q9"])
+        await command(room, "end")
+        late_sunday = await run_session(room, clock, datetime(2026, 10, 25, 22, 0, tzinfo=UTC), minutes=30)  # 23:00 CET
+        next_monday = await run_session(room, clock, datetime(2026, 10, 25, 23, 10, tzinfo=UTC), minutes=30)  # 00:10 CET
+        rows = dict(room.db.execute(
+            "select s.id, c.week from sessions s join cycles c on c.id = s.cycle_id where s.id in (?, ?, ?)",
+            [monday, late_sunday, next_monday]).fetchall())  # fmt: skip
+        assert rows == {monday: "2026-W43", late_sunday: "2026-W43", next_monday: "2026-W44"}
+        assert room.db.execute("select chosen_questions from sessions where id = ?", [late_sunday]).fetchone()[0] == '["q9"]'
+        assert room.db.execute("select chosen_questions from sessions where id = ?", [next_monday]).fetchone()[0] is None

@@ -74,6 +74,7 @@ def _weeks(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("alter table sessions add column cycle_id integer")
+    db.execute("create index sessions_cycle on sessions(cycle_id)")
     db.execute("create index sessions_group_started on sessions(group_id, started_at)")
     db.execute(
         """create table cycle_changes (

@@ -14,6 +14,7 @@ from typing import Any
 from roomctl.core.room import Room
 from roomctl.errors import StateError, ValidationError
 from roomctl.proposal.service import ProposalService
+from roomctl.proposal.store import accepted_proposal_ids
 from roomctl.session.continuity import PART, FollowupStore, require_accepted, summary
 from roomctl.session.cycles import Cycle, CycleStore
 from roomctl.session.events import SessionEnded, SessionStarted
@@ -63,6 +64,12 @@ class WeekService:
         proposals = self._proposals()
         return proposals.last_accepted_proposal(group_id) if proposals else None
 
+    def open_followup_count(self, group_id: int) -> int:
+        """How many of the group's validated proposals were never followed up (no proposal is decoded)."""
+        if self._proposals() is None:
+            return 0
+        return len(set(accepted_proposal_ids(self.room.db, group_id)) - self.followups.followed_ids(group_id))
+
     def open_followups(self, group_id: int) -> list[dict[str, Any]]:
         """The group's validated proposals that were never followed up, oldest first."""
         proposals = self._proposals()
@@ -83,7 +90,7 @@ class WeekService:
             "last_proposal": summary(last) if last else None,
             "followup": self.followups.get(int(last["id"])) if last else None,
             "cycle": self.cycles.view(cycle),
-            "open_followups": len(self.open_followups(group_id)),
+            "open_followups": self.open_followup_count(group_id),
         }
 
     def refresh(self) -> None:

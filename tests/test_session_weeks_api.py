@@ -107,11 +107,19 @@ def test_a_member_invites_a_guest_whose_code_opens_the_door_once(api: Api) -> No
     problem(api.call("POST", f"/api/v1/bookings/{booking_id}/guests", "anna", json={"name": "  "}), 422)
 
     problem(api.call("POST", "/api/v1/door/codes", "member", json={"code": code}), 403)
-    opened = api.call("POST", "/api/v1/door/codes", "reader", json={"code": code, "reader": "keypad"}).json()
+    opened = api.call("POST", "/api/v1/door/codes", "reader", json={"code": code}).json()
     assert opened["granted"] is True and opened["reason"] == "guest"
-    twice = api.call("POST", "/api/v1/door/codes", "facilitator", json={"code": code, "reader": "tablet"}).json()
+    twice = api.call("POST", "/api/v1/door/codes", "facilitator", json={"code": code}).json()
     assert twice["granted"] is False and twice["why"] == "used"
     assert api.call("GET", f"/api/v1/bookings/{booking_id}/guests", "admin").json()[0]["used"] is True
+
+    fresh = api.call("POST", f"/api/v1/bookings/{booking_id}/guests", "anna", json={"name": "Late Gast"}).json()["code"]
+    wrong = [f"{n:08d}" for n in range(1, 12) if f"{n:08d}" != fresh][:10]
+    for n, guess in enumerate(wrong):  # a new reader name for every guess
+        assert api.call("POST", "/api/v1/door/codes", "reader", json={"code": guess, "reader": f"r{n}"}).json()["granted"] is False
+    locked = api.call("POST", "/api/v1/door/codes", "reader", json={"code": fresh, "reader": "another"}).json()
+    assert locked["granted"] is False and locked["reason"] == "locked_out", "naming another reader buys no guesses"
+    assert api.call("POST", "/api/v1/door/codes", "facilitator", json={"code": fresh}).json()["granted"] is True
 
 
 def test_admin_manages_kader_resources_and_the_kiosk_gets_qr_codes(api: Api) -> None:

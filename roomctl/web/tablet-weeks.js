@@ -117,7 +117,7 @@ function guestSection(state) {
   const enter = h("form", { class: "row", onsubmit: async (e) => {
     e.preventDefault();
     try {
-      const answer = await api("/api/v1/door/codes", { method: "POST", body: { code: code.value.trim(), reader: "tablet" } });
+      const answer = await api("/api/v1/door/codes", { method: "POST", body: { code: code.value.trim() } });
       say("door", door, answer.granted ? "ok" : "error", answer.granted ? t(TEXT.welcome) : answer.message);
       code.value = "";
     } catch (err) { say("door", door, "error", err.message); }

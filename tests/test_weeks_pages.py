@@ -119,3 +119,30 @@ async def test_a_member_composes_their_trajectory_on_their_own_phone(live_room: 
     await phone.locator("[data-testid=report-minutes]", has_text="/ 90 min").wait_for(timeout=UI_TIMEOUT_MS)
     assert "Training" not in await phone.locator("[data-testid=talent-report]").inner_text(), "the report holds no wishes"
     await phone.close()
+
+
+async def test_admin_adds_a_resource_with_a_qr_code_and_refuses_a_link_that_is_not_http(
+    live_room: LiveRoom, browser: Any
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{live_room.url}/admin#token={live_room.tokens['admin']}")
+    await page.locator("[data-testid=resource-add-q5]").wait_for(timeout=UI_TIMEOUT_MS)
+    await page.locator("[data-testid=resource-title-q5]").fill("Artikel over feedback")
+    await page.locator("[data-testid=resource-url-q5]").fill("javascript:alert(1)")
+    await page.locator("[data-testid=resource-add-q5]").click()
+    await page.locator("[data-testid=resource-error-q5]", has_text="http").wait_for(timeout=UI_TIMEOUT_MS)
+    assert live_room.room.db.execute("select count(*) from kader_resources").fetchone()[0] == 0
+
+    await page.locator("[data-testid=resource-kind-q5]").select_option("article")
+    await page.locator("[data-testid=resource-title-q5]").fill("Artikel over feedback")
+    await page.locator("[data-testid=resource-url-q5]").fill("https://example.org/artikel")
+    await page.locator("[data-testid=resource-add-q5]").click()
+    row = page.locator("[data-question=q5] [data-testid=resource-row]")
+    await row.filter(has_text="Artikel over feedback").wait_for(timeout=UI_TIMEOUT_MS)
+    assert (await row.locator("img").get_attribute("src") or "").startswith("data:image/svg+xml")
+
+    anna = BookingRepository(live_room.room.db).members()[0]
+    await page.locator(f"[data-testid=trajectory-link-{anna.id}]").click()
+    link = page.locator("[data-testid=trajectory-link]")
+    await link.filter(has_text="/trajectory#token=").wait_for(timeout=UI_TIMEOUT_MS)
+    await page.close()

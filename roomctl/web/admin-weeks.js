@@ -40,7 +40,7 @@ function questionResources(question, resources) {
     h("ul", {}, resources.map((r) => h("li", { "data-testid": "resource-row" },
       h("img", { src: r.qr, alt: "", width: 64, height: 64 }), ` ${t(TEXT.kinds[r.kind])}: `, h("a", { href: r.url, rel: "noopener noreferrer" }, r.title), " ",
       h("button", { class: "danger", onclick: async () => { await api(`/api/v1/kader/resources/${r.id}`, { method: "DELETE" }); mountWeeks(); } }, t(TEXT.remove))))),
-    h("form", { onsubmit: add }, kind, title, url, h("button", { "data-testid": `resource-add-${question.id}` }, t(TEXT.add))), error);
+    h("form", { onsubmit: add, novalidate: true }, kind, title, url, h("button", { "data-testid": `resource-add-${question.id}` }, t(TEXT.add))), error);
 }
 
 function unfollowedSection(groups, lists) {

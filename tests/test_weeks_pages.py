@@ -5,6 +5,7 @@ on their own page. Saves 1920x1080 screenshots of the kiosk's arrival and medita
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ async def test_a_session_opens_with_last_time_and_the_tablet_follows_it_up(live_
     room = live_room.room
     service = room.service(SessionService)
     group = BookingRepository(room.db).groups()[0].id
-    earlier = await service.begin(group, None, room.clock.now())
+    earlier = await service.begin(group, None, room.clock.now() - timedelta(days=7))  # last week's cycle
     await room.dispatch(SessionCommand(source="test", command="end"))
     accept(room, draft_proposal(room, earlier, "Overdracht met een checklist"))
     async with httpx.AsyncClient(base_url=live_room.url, headers=live_room.headers("admin")) as admin:
@@ -53,6 +54,7 @@ async def test_a_session_opens_with_last_time_and_the_tablet_follows_it_up(live_
     await kiosk.locator("[data-testid=continuity-title]", has_text="Overdracht met een checklist").wait_for(timeout=UI_TIMEOUT_MS)
     assert "Vorige keer besloten" in (await kiosk.locator("[data-testid=continuity]").text_content() or "")
     await tablet.locator("[data-testid=last-proposal]", has_text="Overdracht met een checklist").wait_for(timeout=UI_TIMEOUT_MS)
+    assert "Eerste sessie van de week" in await tablet.locator("[data-testid=cycle-hint]").inner_text()
     await tablet.locator("[data-testid=week-situations]").fill("Overdracht aan de avonddienst\nKlachten")
     await tablet.locator("[data-testid=week-q2]").check()
     await tablet.locator("[data-testid=week-save]").click()

@@ -16,6 +16,8 @@ const TEXT = {
   situations: { nl: "Werksituaties van de week (één per regel)", en: "Work situations of the week (one per line)" },
   saveWeek: { nl: "Keuze van de week opslaan", en: "Save the week's choice" },
   today: { nl: "Vandaag nemen we:", en: "Today we take:" },
+  firstOfWeek: { nl: "Eerste sessie van de week: kies samen de vragen en werksituaties voor deze week.", en: "First session of the week: choose together the questions and work situations for this week." },
+  laterInWeek: { nl: "De keuze van deze week; pas hem aan als dat nodig is.", en: "This week's choice; change it if needed." },
   guests: { nl: "Gasten", en: "Guests" },
   guestName: { nl: "Naam van de gast", en: "Guest's name" },
   colleague: { nl: "Collega", en: "Colleague" },
@@ -88,6 +90,7 @@ function cycleSection(state, command) {
   };
   return h("section", { class: "wide-section", "data-key": "cycle", "data-testid": "tablet-cycle" },
     h("h2", {}, `${t(TEXT.week)} · ${c.week}`),
+    h("p", { class: "muted", "data-testid": "cycle-hint" }, t(c.first_session_id === session.id ? TEXT.firstOfWeek : TEXT.laterInWeek)),
     c.notice ? h("p", { class: "error", "data-testid": "cycle-notice" }, t(c.notice)) : null,
     c.situations.length ? h("div", { class: "row" }, h("span", { class: "muted" }, t(TEXT.today)), c.situations.map((text, i) => h("button", {
       class: session.work_situation === text ? "primary" : "", "data-testid": `today-situation-${i}`,

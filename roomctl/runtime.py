@@ -30,13 +30,16 @@ from roomctl.secrets import read_secret
 from roomctl.session import capability as session
 from roomctl.speech import capability as speech
 from roomctl.store import open_database
+from roomctl.trajectory import capability as trajectory
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 """Where every capability's routes are mounted."""
 
-CAPABILITIES: tuple[ModuleType, ...] = (devices, booking, access, session, speech, proposal, facilities, ops)
+CAPABILITIES: tuple[ModuleType, ...] = (
+    devices, booking, access, session, speech, proposal, facilities, trajectory, ops,
+)
 """The capability modules, in start order."""
 
 

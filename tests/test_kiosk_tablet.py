@@ -75,7 +75,7 @@ async def test_tablet_pairs_and_next_changes_the_question_on_the_kiosk(live_room
     await questions.wait_for(timeout=UI_TIMEOUT_MS)
     assert "Wat is de situatie precies?" in await questions.inner_text()
     assert "Analyse" in await kiosk.locator("[data-testid=step-title]").inner_text()
-    await second.locator("[data-testid=tablet-step]", has_text="2/7").wait_for(timeout=UI_TIMEOUT_MS)
+    await second.locator("[data-testid=tablet-step]", has_text="2/8").wait_for(timeout=UI_TIMEOUT_MS)
     assert "Klanten wachten te lang" in await kiosk.locator("[data-testid=situation]").inner_text()
     await kiosk.screenshot(path=str(ARTIFACTS / "kiosk-step.png"))
 
@@ -107,9 +107,9 @@ async def test_tablet_shows_a_clear_error_for_play_without_clip(live_room: LiveR
         }"""
     )
     assert response["status"] == 409 and "no clip" in response["body"]["detail"]
-    await tablet.locator("[data-testid=goto-6]").click()
-    await tablet.locator("[data-testid=tablet-step]", has_text="7/7").wait_for(timeout=UI_TIMEOUT_MS)
-    await wait_for(lambda: live_room.room.screen.get("session")["index"] == 6)
+    await tablet.locator("[data-testid=goto-7]").click()
+    await tablet.locator("[data-testid=tablet-step]", has_text="8/8").wait_for(timeout=UI_TIMEOUT_MS)
+    await wait_for(lambda: live_room.room.screen.get("session")["index"] == 7)
     assert live_room.room.screen.get("session")["id"] == before["id"]
     await release_sockets(live_room, tablet)
 

@@ -34,7 +34,7 @@ async def test_first_tap_starts_the_session_at_arrival_and_records_who_is_presen
         view = room.screen.get("session")
         assert view["phase"] == "arrival" and view["index"] == 0
         assert [s["kind"] for s in view["plan"]] == [
-            "arrival", "analysis", "problem", "brainstorm", "proposal", "validation", "wrapup"]  # fmt: skip
+            "arrival", "analysis", "problem", "brainstorm", "break", "proposal", "validation", "wrapup"]  # fmt: skip
         await arrive(room, second)
         assert [m["id"] for m in room.screen.get("session")["present"]] == [first, second]
         assert room.status.get("phase") == {"name": "arrival", "session_id": view["id"]}

@@ -34,12 +34,14 @@ def test_default_videoframe_follows_the_concept_with_generated_clips(tmp_path: P
     frame = library.default()
     assert frame.id == DEFAULT_ID == "werksituatie-verbeteren"
     assert frame.title == {"nl": "Werksituatie verbeteren", "en": "Improving a work situation"}
-    assert [s.kind for s in frame.steps] == ["analysis", "problem", "brainstorm", "proposal", "validation"]
+    assert [s.kind for s in frame.steps] == ["analysis", "problem", "brainstorm", "break", "proposal", "validation"]
     assert 55 <= frame.total_minutes + ARRIVAL_AND_WRAP_UP_MINUTES <= 65
-    for step in frame.steps:
+    movement = frame.steps[3]
+    assert movement.scene == "movement" and movement.clip_path is None, "the movement break is a timer with its own scene"
+    for step in (s for s in frame.steps if s is not movement):
         assert step.title["nl"] and step.title["en"] and step.questions
         assert step.clip_path is not None and step.clip_path.is_file(), step.id
-        assert step.clip_path.is_relative_to(library.root / DEFAULT_ID / "1.0.0")
+        assert step.clip_path.is_relative_to(library.root / DEFAULT_ID / "1.1.0")
         assert abs(duration_seconds(step.clip_path) - TEST_CLIP_SPEC.seconds) < 0.2
     asked = {q for s in frame.steps for q in s.questions}
     assert asked <= {f"q{n}" for n in range(1, 11)}
@@ -57,7 +59,7 @@ def test_default_without_ffmpeg_runs_without_clips(
     monkeypatch.setattr(media, "ffmpeg_path", lambda: None)
     with caplog.at_level(logging.WARNING, logger="roomctl.session.videoframes"):
         frame = VideoframeLibrary(tmp_path / "data").default()
-    assert len(frame.steps) == 5
+    assert len(frame.steps) == 6
     assert all(step.clip_path is None for step in frame.steps)
     assert "ffmpeg is not installed" in caplog.text
 
@@ -126,5 +128,5 @@ def test_concurrent_first_use_installs_once(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         frames = list(pool.map(lambda _: library.default(), range(2)))
     assert frames[0] == frames[1]
-    assert library.versions(DEFAULT_ID) == ["1.0.0"]
+    assert library.versions(DEFAULT_ID) == ["1.1.0"]
     assert sorted(p.name for p in library.root.iterdir()) == [DEFAULT_ID]

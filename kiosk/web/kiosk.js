@@ -2,6 +2,7 @@
 // the proposal as it is written, validation and wrap-up. Follows the screen state over /ws and reconnects by
 // itself; needs no internet. The kiosk player draws clips over this page with libvlc.
 import { clock, countdown, day, followScreen, h, lang, remainingSeconds, roomNow, t, timerMood } from "/static/common.js";
+import { continuityCard, guestChips, meditationMain, resourceCards, weekLine } from "/static/kiosk/kiosk-weeks.js";
 
 const TICK_MS = 1000;
 const CAPTION_LINES = 2;
@@ -49,6 +50,7 @@ const KIND = {
   proposal: { nl: "Voorstel", en: "Proposal" },
   validation: { nl: "Validatie", en: "Validation" },
   break: { nl: "Pauze", en: "Break" },
+  meditation: { nl: "Meditatie", en: "Meditation" },
   custom: { nl: "Stap", en: "Step" },
   wrapup: { nl: "Afronding", en: "Wrap-up" },
 };
@@ -175,8 +177,9 @@ function outcome(session) {
 
 function presentChips(session) {
   const present = session.present || [];
-  if (!present.length) return h("p", { class: "muted", "data-testid": "present" }, t(TEXT.nobody));
-  return h("div", { class: "present", "data-testid": "present" }, present.map((m) => h("span", {}, m.name)));
+  const guests = guestChips(state);  // issue 19: guests count as present ("gast")
+  if (!present.length && !guests.length) return h("p", { class: "muted", "data-testid": "present" }, t(TEXT.nobody));
+  return h("div", { class: "present", "data-testid": "present" }, present.map((m) => h("span", {}, m.name)), guests);
 }
 
 function arrivalMain(session) {
@@ -190,11 +193,13 @@ function arrivalMain(session) {
       ? h("p", { class: "situation big", "data-testid": "situation" }, session.work_situation)
       : h("p", { class: "muted" }, t(TEXT.noSituation)),
     session.chosen && session.chosen.length ? [h("h2", { class: "section-label" }, t(TEXT.chosen)), questionList(session.chosen, "questions compact")] : null,
+    weekLine(state),  // issue 19: the week's work situations
   ];
 }
 
 function stepMain(session) {
   const step = session.step;
+  if (step.kind === "meditation") return meditationMain(session);  // issue 19: the calm screen
   const body = stepHeader(session);
   if (step.kind === "proposal") {
     body.push(proposalBlock(true));
@@ -204,6 +209,7 @@ function stepMain(session) {
   if (step.kind === "problem" && session.problem) body.push(h("p", { class: "problem-statement", "data-testid": "problem" }, session.problem));
   if (step.kind === "validation") body.push(proposalBlock(false));
   body.push(questionList(step.question_texts, step.kind === "validation" ? "questions compact" : "questions"));
+  body.push(resourceCards(state, step.question_texts));  // issue 19: ways to answer, with QR codes
   if (step.kind === "wrapup") body.push(outcome(session));
   return body;
 }
@@ -213,6 +219,7 @@ function sessionView(session) {
   const main = session.phase === "arrival" ? arrivalMain(session) : stepMain(session);
   const side = [timer(session, remaining)];
   if (session.phase !== "arrival") side.push(situationCard(session));
+  else side.push(continuityCard(state));  // issue 19: "Vorige keer besloten" opens every session
   if (session.clip && session.clip.state === "playing") side.push(h("p", { class: "clip-note" }, "▶ ", t(TEXT.clip)));
   if (state.recording && state.recording.state === "recording") side.push(h("p", { class: "recording", "data-testid": "recording" }, t(TEXT.recording)));
   side.push(pairingCard(session.phase === "arrival"));

@@ -43,12 +43,14 @@ class Reason(StrEnum):
     NOT_DESFIRE = "not_desfire"  # an NTAG 424 badge's UID on a card that is not one (a UID clone)
     MASTER_KEY_MISSING = "master_key_missing"  # no badge master key: NTAG 424 badges cannot be checked
     MASTER_KEY_INVALID = "master_key_invalid"  # the badge master key is not 32 hex characters
+    GUEST = "guest"  # session capability (issue 19): a guest's door code or temporary badge, in its window
+    GUEST_CODE = "guest_code"  # session capability (issue 19): a door code that does not open now
 
 
 CLOSURE_PROBE = timedelta(seconds=1)
 """A closure counts when it overlaps the second after the tap."""
 
-GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER, Reason.WALK_IN})
+GRANTING = frozenset({Reason.MEMBER, Reason.FACILITATOR, Reason.MASTER, Reason.WALK_IN, Reason.GUEST})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from prometheus_client import Counter
 
 from roomctl.access.alarms import AlarmBoard, AlarmKind
 from roomctl.access.audit import AuditLog, load_key
-from roomctl.access.decisions import Decision, Reason, decide
+from roomctl.access.decisions import Decision, Reason, decide, in_closure
 from roomctl.access.door import Door, Signal
 from roomctl.access.events import (
     AccessGranted,
@@ -52,6 +52,7 @@ from roomctl.core.room import Room
 from roomctl.devices.bus import MqttBus
 from roomctl.devices.events import PresenceChanged
 from roomctl.errors import ValidationError
+from roomctl.session.guests import DoorCodeEntered, GuestService
 from roomctl.speech.events import RecordingChanged
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class AccessService:
         room.on(ReaderStatusChanged, self._on_reader_status)
         room.on(AccessHousekeeping, lambda event: self.housekeeping())
         room.on(ProvisioningTimeout, self.provisioning.on_timeout)
+        room.on(DoorCodeEntered, self.on_door_code)
         self._listen_for_recording()
         self._publish_alarms(self.alarms.part())
 
@@ -234,6 +236,7 @@ class AccessService:
         if refusal is not None:
             return self._refuse_credential(tap, uid, mono, credential, refusal)
         decision = decide(self.repo, self.settings, uid, now)
+        decision = self._guest_badge(uid, now, decision)
         if decision.reason is Reason.OUTSIDE_WINDOW and booking is not None and decision.member is not None:
             walk_in = booking.walk_in(decision.member, now)
             decision = Decision(True, Reason.WALK_IN, decision.member, walk_in) if walk_in else decision
@@ -262,6 +265,43 @@ class AccessService:
         decision = Decision(False, Reason.ENROLMENT, member, credential=SECURE if member else UID)
         self._record(tap, uid, decision, {"provisioning": status})
         return decision
+
+    # -- guests (issue 19) -- the one hook for the session capability's GuestService: it says whether a door
+    # code or a temporary guest badge opens now; recording, lockout and the relay stay this service's own.
+
+    def _guest_badge(self, uid: str, now: Any, decision: Decision) -> Decision:
+        guests = self.room.find_service(GuestService)
+        if decision.reason is not Reason.UNKNOWN or guests is None or in_closure(self.repo, now):
+            return decision
+        booking = guests.admit_badge(uid, now)
+        return Decision(True, Reason.GUEST, None, booking) if booking else decision
+
+    def on_door_code(self, event: DoorCodeEntered) -> dict[str, Any]:
+        """A guest's door code from the keypad or the tablet: opens once, in its booking's window."""
+        mono = self.room.clock.monotonic()
+        now = self.room.clock.now()
+        tap = Tap(source=event.source, uid="", reader=event.reader)
+        guests = self.room.find_service(GuestService)
+        if self.lockout.locked(event.reader, mono):
+            self._record(tap, None, Decision(False, Reason.LOCKED_OUT), None)
+            return {"granted": False, "reason": Reason.LOCKED_OUT.value,
+                    "message": "too many wrong codes; wait a few minutes and try again"}  # fmt: skip
+        if guests is None or in_closure(self.repo, now):
+            self._record(tap, None, Decision(False, Reason.GUEST_CODE), {"why": "closed"})
+            self._denied(event.reader, mono)
+            return {"granted": False, "reason": Reason.GUEST_CODE.value, "why": "closed",
+                    "message": "the room is closed now"}  # fmt: skip
+        check = guests.redeem_code(event.code, now)
+        if check.booking is None:
+            self._record(tap, None, Decision(False, Reason.GUEST_CODE), {"why": check.reason, "guest_id": check.guest_id})
+            self._denied(event.reader, mono)
+            return {"granted": False, "reason": Reason.GUEST_CODE.value, "why": check.reason,
+                    "message": check.message, **check.extra}  # fmt: skip
+        decision = Decision(True, Reason.GUEST, None, check.booking)
+        self._grant(tap, "", decision)
+        return {**decision.as_dict(), "message": check.message}
+
+    # -- end of the guests hook --
 
     def _grant(self, tap: Tap, uid: str, decision: Decision) -> None:
         now = self.room.clock.now()

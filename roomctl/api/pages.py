@@ -19,7 +19,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 KIOSK_DIR = Path(kiosk.__file__).resolve().parent / "web"
-PAGES = {"tablet": WEB_DIR, "facilities": WEB_DIR, "admin": WEB_DIR, "report": WEB_DIR, "kiosk": KIOSK_DIR}
+PAGES = {"tablet": WEB_DIR, "facilities": WEB_DIR, "admin": WEB_DIR, "report": WEB_DIR, "kiosk": KIOSK_DIR,
+         "trajectory": WEB_DIR}  # trajectory: the member's own page (issue 19)
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -42,7 +43,7 @@ async def page(page: str) -> FileResponse:
     """One of the room's pages."""
     folder = PAGES.get(page)
     if folder is None:
-        raise NotFoundError(f"no page /{page}; the pages are /kiosk, /tablet, /facilities, /admin and /report")
+        raise NotFoundError(f"no page /{page}; the pages are /kiosk, /tablet, /facilities, /admin, /report and /trajectory")
     return _file(folder, f"{page}.html")
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from roomctl.booking.repository import BookingRepository
+from roomctl.session.guests import known_guest_names
 from roomctl.errors import NotFoundError
 
 
@@ -67,8 +68,7 @@ class DatabaseContextSource:
     def known_names(self, group_id: int | None) -> list[str]:
         """The group's members first, then every other member (active or not, facilitators too), then guests."""
         names = BookingRepository(self.db).names(first_group=group_id)
-        if self._has("guests", "name"):
-            names += [str(r[0]) for r in self.db.execute("select name from guests").fetchall()]
+        names += known_guest_names(self.db)
         return list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
 
     def transcript(self, session_id: int) -> str | None:

@@ -323,3 +323,11 @@ def last_accepted_proposal(db: sqlite_utils.Database, group_id: int) -> dict[str
         )
     )
     return _decode_proposal(rows[0]) if rows else None
+
+
+def accepted_proposal_ids(db: sqlite_utils.Database, group_id: int) -> list[int]:
+    """Ids of the group's accepted proposals, oldest first (read-only; for the session's follow-up count)."""
+    rows = db.execute(
+        "select id from proposals where group_id = ? and status = 'accepted' order by decided_at, id", [group_id]
+    ).fetchall()
+    return [int(r[0]) for r in rows]

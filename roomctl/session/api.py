@@ -13,13 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from roomctl.api.deps import get_room
 from roomctl.api.security import Role, allow, public
 from roomctl.core.room import Room
-from roomctl.session import api_content
+from roomctl.session import api_content, api_weeks
 from roomctl.session.api_content import SessionDep
 from roomctl.session.commands import run_command
 from roomctl.session.events import ClipReport
 
 router = APIRouter(tags=["session"])
 router.include_router(api_content.router)
+router.include_router(api_weeks.router)
 
 MAX_PATH_CHARS = 4096
 """Longest clip source a player report may carry."""

@@ -32,13 +32,34 @@ MAX_CHOSEN_QUESTIONS = 10
 """Most questions the group takes on in one session (the kader has about ten)."""
 
 
-def _text(field: str, value: object, limit: int) -> str:
+def clean_text(field: str, value: object, limit: int) -> str:
+    """``value`` as one line of text (whitespace collapsed) of at most ``limit`` characters.
+
+    Raises:
+        ValidationError: Not text, or too long.
+    """
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be text", field=field)
     text = " ".join(value.split())
     if len(text) > limit:
         raise ValidationError(f"{field} is {len(text)} characters; keep it to {limit}", field=field)
     return text
+
+
+def clean_text_list(field: str, value: object, most: int, limit: int) -> list[str]:
+    """``value`` as a list of at most ``most`` texts of at most ``limit`` characters; empty ones and repeats dropped.
+
+    Raises:
+        ValidationError: Not a list, too many, or a text that is not text or too long.
+    """
+    if not isinstance(value, list) or len(value) > most:
+        raise ValidationError(f"{field} must be a list of at most {most} texts", field=field)
+    cleaned: list[str] = []
+    for item in value:
+        text = clean_text(field, item, limit)
+        if text and text not in cleaned:
+            cleaned.append(text)
+    return cleaned
 
 
 class SessionChoices:
@@ -61,7 +82,7 @@ class SessionChoices:
 
     def set_work_situation(self, session_id: int, text: object) -> str:
         """Name today's work situation (empty text clears it)."""
-        clean = _text("text", text, MAX_SITUATION_CHARS)
+        clean = clean_text("text", text, MAX_SITUATION_CHARS)
         self._row(session_id)
         with self.db.atomic():
             self.db.execute("update sessions set work_situation = ? where id = ?", [clean or None, session_id])
@@ -69,7 +90,7 @@ class SessionChoices:
 
     def set_problem(self, session_id: int, text: object) -> str:
         """State the problem (empty text clears it)."""
-        clean = _text("text", text, MAX_PROBLEM_CHARS)
+        clean = clean_text("text", text, MAX_PROBLEM_CHARS)
         self._row(session_id)
         with self.db.atomic():
             self.db.execute("update sessions set problem = ? where id = ?", [clean or None, session_id])
@@ -83,12 +104,7 @@ class SessionChoices:
 
     def choose(self, session_id: int, question_ids: object) -> list[str]:
         """The kader questions the group takes on today (in the kader's order, no repeats)."""
-        if not isinstance(question_ids, list) or len(question_ids) > MAX_CHOSEN_QUESTIONS:
-            raise ValidationError(
-                f"questions must be a list of at most {MAX_CHOSEN_QUESTIONS} kader question ids", field="questions"
-            )
-        wanted = {self._known(q) for q in question_ids}
-        ordered = [q.id for q in self.kader.list() if q.id in wanted]
+        ordered = self.kader.ordered_ids(question_ids, MAX_CHOSEN_QUESTIONS)
         self._row(session_id)
         with self.db.atomic():
             self.db.execute("update sessions set chosen_questions = ? where id = ?", [json.dumps(ordered), session_id])
@@ -97,7 +113,7 @@ class SessionChoices:
     def set_note(self, session_id: int, question_id: object, text: object) -> str:
         """The group's note on a question (empty text removes it)."""
         qid = self._known(question_id)
-        clean = _text("text", text, MAX_NOTE_CHARS)
+        clean = clean_text("text", text, MAX_NOTE_CHARS)
         self._row(session_id)
         with self.db.atomic():
             if clean:

@@ -3,7 +3,10 @@
 - The session service (as a :class:`~roomctl.session.events.SessionCommand` through the room's queue):
   ``start``, ``next``, ``previous``, ``goto {index}``, ``pause``, ``resume``, ``extend {minutes}``, ``end``,
   ``play``, ``pause_clip``, ``restart_clip``, ``show_question {question}``, ``hide_question {question}``,
-  ``situation {text}``, ``problem {text}``, ``choose {questions}``, ``note {question, text}``.
+  ``situation {text}``, ``problem {text}``, ``choose {questions}``, ``note {question, text}``,
+  ``insert_break {kind: movement|meditation|break, minutes}``.
+- The week (:class:`~roomctl.session.weeks.WeekService`): ``cycle {questions?, situations?}`` (the week's
+  choice), ``followup {how: well|partly|not_yet, note, proposal_id?}`` (default: the last validated proposal).
 - The speech capability: ``consent {agreed}``, ``record_start``, ``record_stop``.
 - The proposal capability: ``ask_proposal`` (with the session's work situation, problem and notes),
   ``verdict {verdict: accept|revise|reject, remarks, proposal_id?}`` (default: the proposal on screen).
@@ -22,6 +25,7 @@ from roomctl.proposal.service import ProposalService
 from roomctl.session.events import SessionCommand
 from roomctl.session.service import COMMANDS as SESSION_COMMANDS
 from roomctl.session.service import SessionService
+from roomctl.session.weeks import WEEK_COMMANDS, WeekService
 from roomctl.speech.events import RecordingConsent, StartRecording
 from roomctl.speech.service import SpeechService
 
@@ -31,7 +35,7 @@ RECORDING_COMMANDS = frozenset({"consent", "record_start", "record_stop"})
 """Commands for the speech capability."""
 PROPOSAL_COMMANDS = frozenset({"ask_proposal", "verdict"})
 """Commands for the proposal capability."""
-ALL_COMMANDS = SESSION_COMMANDS | RECORDING_COMMANDS | PROPOSAL_COMMANDS
+ALL_COMMANDS = SESSION_COMMANDS | RECORDING_COMMANDS | PROPOSAL_COMMANDS | WEEK_COMMANDS
 """Every command the tablet can send."""
 VERDICTS = ("accept", "revise", "reject")
 """The group's verdicts on a proposal."""
@@ -61,6 +65,9 @@ async def run_command(room: Room, command: str, args: dict[str, Any]) -> dict[st
     if command in SESSION_COMMANDS:
         view: dict[str, Any] = await room.dispatch(SessionCommand(source="tablet", command=command, args=args))
         return view
+    if command in WEEK_COMMANDS:
+        week: dict[str, Any] = await room.service(WeekService).command(command, args)
+        return {**(_session(room).current() or {"phase": "idle"}), "result": week}
     result = await (_recording(room, command, args) if command in RECORDING_COMMANDS else _proposal(room, command, args))
     return {**(_session(room).current() or {"phase": "idle"}), "result": result}
 

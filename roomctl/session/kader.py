@@ -150,6 +150,22 @@ class KaderStore:
         log.info("kader reset to the shipped questions")
         return self.list()
 
+    def ordered_ids(self, value: object, most: int) -> builtins.list[str]:
+        """``value`` as a list of known question ids in the kader's order, without repeats.
+
+        Raises:
+            ValidationError: Not a list of at most ``most`` texts.
+            NotFoundError: An unknown question id.
+        """
+        if not isinstance(value, list) or len(value) > most:
+            raise ValidationError(f"questions must be a list of at most {most} kader question ids", field="questions")
+        for question in value:
+            if not isinstance(question, str):
+                raise ValidationError("questions must be kader question ids such as q3", field="questions")
+            self.get(question)
+        wanted = set(value)
+        return [q.id for q in self.list() if q.id in wanted]
+
     def texts(self) -> dict[str, dict[str, str]]:
         """``{id: {"nl": ..., "en": ...}}`` for every question (what the screens need)."""
         return {q.id: {"nl": q.nl, "en": q.en} for q in self.list()}

@@ -32,7 +32,7 @@ WARNING_SECONDS = 60
 """A step warns this long before its planned end."""
 CLIP_LED_KINDS = frozenset({"break", "custom"})
 """Step kinds whose clip is the step itself: the end of the clip moves the session to the next step."""
-AUTO_ADVANCE_KINDS = frozenset({"break"})
+AUTO_ADVANCE_KINDS = frozenset({"break", "meditation"})
 """Step kinds that move on by themselves when their time is up; the others show overtime."""
 CLIP_STATES = ("playing", "paused", "done")
 """``SessionState.clip_state`` of a step with a clip; ``None`` when the step has none."""
@@ -200,6 +200,19 @@ class SessionState:
         if self.index == 0:
             raise StateError("this is the first step; there is no previous one")
         return self.goto(self.index - 1, now)
+
+    def insert_step(self, step: PlanStep, now: datetime) -> SessionState:
+        """Put ``step`` right after the current one and go to it (a break the facilitator inserts).
+
+        Raises:
+            StateError: The session ended, or a step with that id is in the plan already.
+        """
+        if self.ended:
+            raise StateError("the session has ended")
+        if any(s.id == step.id for s in self.plan):
+            raise StateError(f"the plan has a step {step.id} already")
+        plan = (*self.plan[: self.index + 1], step, *self.plan[self.index + 1 :])
+        return replace(self, plan=plan).goto(self.index + 1, now)
 
     def pause(self, now: datetime) -> SessionState:
         """Stop the step's clock."""

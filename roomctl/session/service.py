@@ -25,6 +25,7 @@ from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
 from roomctl.errors import StateError, ValidationError
 from roomctl.session.choices import SessionChoices
+from roomctl.session.cycles import CycleStore
 from roomctl.session.events import (
     ClipReport,
     PhaseChanged,
@@ -35,14 +36,15 @@ from roomctl.session.events import (
     StepTimer,
 )
 from roomctl.session.kader import KaderStore
-from roomctl.session.machine import WARNING_SECONDS, SessionState, auto_advances, plan_from_videoframe
+from roomctl.session.machine import WARNING_SECONDS, PlanStep, SessionState, auto_advances, plan_from_videoframe
 from roomctl.session.pairing import TabletPairing
 from roomctl.session.videoframes import Videoframe, VideoframeLibrary
+from roomctl.session.vitality import BREAK_KINDS, MAX_BREAK_MINUTES, vitality_step
 from roomctl.speech.events import StopRecording
 
 log = logging.getLogger(__name__)
 
-MACHINE_COMMANDS = frozenset({"next", "previous", "goto", "pause", "resume", "extend", "end"})
+MACHINE_COMMANDS = frozenset({"next", "previous", "goto", "pause", "resume", "extend", "end", "insert_break"})
 """Commands that move the session through its plan."""
 CLIP_COMMANDS = frozenset({"play", "pause_clip", "restart_clip"})
 """Commands for the current step's clip."""
@@ -69,6 +71,7 @@ class SessionService:
         self.library = VideoframeLibrary(room.settings.storage.data_dir)
         self.kader = KaderStore(room.db, now=room.clock.now)
         self.choices = SessionChoices(room.db, self.kader, room.clock.now)
+        self.cycles = CycleStore(room.db, self.kader, room.settings.room.tz, room.clock.now)
         self.pairing = TabletPairing(room, lambda: self.session_id)
         self.session_id: int | None = None
         self.booking_id: int | None = None
@@ -159,6 +162,7 @@ class SessionService:
                 }
             )
             session_id = int(table.last_pk)  # type: ignore[arg-type]
+            self.cycles.attach_session(group_id, session_id, now)  # the week's choices (issue 19)
         self.session_id, self.group_id, self.booking_id, self.state = session_id, group_id, booking_id, state
         self.clip_progress = None
         log.info("session %d started for group %d", session_id, group_id)
@@ -221,6 +225,8 @@ class SessionService:
                 after = before.pause(now)
             case "resume":
                 after = before.resume(now)
+            case "insert_break":
+                after = before.insert_step(self._break_arg(args), now)
             case "extend":
                 minutes = self._int_arg(args, "minutes", 1, MAX_EXTEND_MINUTES)
                 after = before.extend(minutes, now)
@@ -265,6 +271,14 @@ class SessionService:
             raise ValidationError("question must be a kader question id such as q3", field="question")
         self.kader.get(question)
         return question
+
+    def _break_arg(self, args: dict[str, Any]) -> PlanStep:
+        kind = args.get("kind", "movement")
+        if kind not in BREAK_KINDS:
+            raise ValidationError(f"kind must be one of {', '.join(sorted(BREAK_KINDS))}", field="kind")
+        minutes = self._int_arg({"minutes": args.get("minutes", BREAK_KINDS[kind].minutes)}, "minutes", 1, MAX_BREAK_MINUTES)
+        assert self.state is not None
+        return vitality_step(kind, minutes, len(self.state.plan))
 
     @staticmethod
     def _int_arg(args: dict[str, Any], name: str, low: int, high: int) -> int:

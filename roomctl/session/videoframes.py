@@ -38,7 +38,7 @@ STORE_FOLDER = "videoframes"
 DEFAULT_ID = "werksituatie-verbeteren"
 """The shipped videoframe."""
 
-STEP_KINDS = ("analysis", "problem", "brainstorm", "proposal", "validation", "break", "custom")
+STEP_KINDS = ("analysis", "problem", "brainstorm", "proposal", "validation", "break", "meditation", "custom")
 """What a step can be; the session machine treats ``proposal`` and ``validation`` specially."""
 
 _TEMP_PREFIX = ".tmp-"

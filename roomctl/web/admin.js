@@ -3,6 +3,7 @@
 import { api, h, lang, setLang, setToken, t, token } from "/static/common.js";
 import { mountContent } from "/static/admin-content.js";
 import { mountBadges } from "/static/admin-badges.js";
+import { mountWeeks } from "/static/admin-weeks.js";
 
 const ENROL_POLL_MS = 1000;
 const DAYS_AHEAD = 14;
@@ -301,3 +302,4 @@ async function load() {
 load();
 mountContent();
 mountBadges();
+mountWeeks();  // issue 19: kader resources, unfollowed proposals, trajectory links

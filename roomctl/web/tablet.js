@@ -2,6 +2,7 @@
 // session. Every tablet follows the same screen state over /ws, so several tablets stay in sync; a section
 // whose text field has the focus is left alone while the state changes, so typing is never interrupted.
 import { ApiError, api, clock, countdown, followScreen, h, lang, remainingSeconds, setLang, setToken, t, timerMood, token } from "/static/common.js";
+import { weekSections } from "/static/tablet-weeks.js";
 
 const TICK_MS = 1000;
 const EXTEND_MINUTES = 5;
@@ -310,7 +311,7 @@ function agendaSection() {
 function sections() {
   const session = state.session;
   if (!session) return [h("section", { class: "wide-section" }, h("p", { "data-testid": "no-session" }, t(TEXT.noSession))), agendaSection()];
-  const list = [nowSection(session), previewPanel(session), clipSection(session)];
+  const list = [nowSection(session), previewPanel(session), clipSection(session), ...weekSections(state, command)];  // issue 19: over weeks
   if (session.phase === "arrival") list.push(choiceSection(session), planSection(session));
   else {
     if (["brainstorm", "analysis", "problem"].includes(session.phase) || (state.recording && state.recording.state !== "idle")) list.push(recordingSection());

@@ -1,0 +1,1 @@
+"""The personal learning-work trajectory (zelfontworpen leertraject) of each member."""

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from roomctl.booking.repository import BookingRepository
-from roomctl.session.guests import known_guest_names
 from roomctl.errors import NotFoundError
+from roomctl.session.guests import known_guest_names
 
 
 class ContextSource(Protocol):

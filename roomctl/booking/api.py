@@ -154,10 +154,11 @@ async def cancel_enrolment(*, service: BookingDep, room: Room = Depends(get_room
 
 @router.get("/booking/settings", dependencies=[allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES)])
 async def booking_settings(room: Room = Depends(get_room)) -> dict[str, Any]:
-    """The room's booking rules as the pages need them (time zone, opening hours, limits)."""
+    """The room's booking rules as the pages need them (time zone, opening hours, limits) and the room's time."""
     settings = room.settings
     return {
         "timezone": settings.room.timezone,
+        "now": room.clock.now().isoformat(),
         "capacity": settings.room.capacity,
         "opening_hours": dict(settings.room.opening_hours),
         **settings.booking.model_dump(),

@@ -1,6 +1,6 @@
 // /admin: members and badges (with enrol-by-tap), groups, bookings, weekly series with a conflict preview,
 // no-show flags and closures. Needs an admin token (#token=... or typed in). Dutch first, English available.
-import { api, h, lang, setLang, setToken, t, token } from "/static/common.js";
+import { api, h, lang, roomNow, setLang, setToken, syncRoomClock, t, token } from "/static/common.js";
 import { mountContent } from "/static/admin-content.js";
 import { mountBadges } from "/static/admin-badges.js";
 import { mountWeeks } from "/static/admin-weeks.js";
@@ -279,9 +279,11 @@ async function load() {
   const sections = [tokenSection()];
   let members = [], groups = [], bookings = [], flagged = [], closures = [];
   try {
-    const now = new Date();
+    const roomSettings = await api("/api/v1/booking/settings");
+    roomZone = roomSettings.timezone;
+    syncRoomClock(roomSettings.now);
+    const now = new Date(roomNow());
     const until = new Date(now.getTime() + DAYS_AHEAD * 864e5);
-    roomZone = (await api("/api/v1/booking/settings")).timezone;
     [members, groups, bookings, flagged, closures] = await Promise.all([
       api("/api/v1/members"), api("/api/v1/groups"),
       api(`/api/v1/bookings?start=${encodeURIComponent(now.toISOString())}&end=${encodeURIComponent(until.toISOString())}`),

@@ -13,6 +13,11 @@ export function roomNow() {
   return Date.now() + roomClockOffsetMs;
 }
 
+/** Take the room's time from an API answer's `now` (ISO 8601): pages count from it, not the device's clock. */
+export function syncRoomClock(iso) {
+  if (iso) roomClockOffsetMs = Date.parse(iso) - Date.now();
+}
+
 /** The page's token: from the URL fragment (#token=...) once, then from localStorage. */
 export function token() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -89,7 +94,7 @@ export function followScreen(onState, onLink = () => {}) {
     };
     socket.onmessage = (message) => {
       const state = JSON.parse(message.data);
-      if (state.now) roomClockOffsetMs = Date.parse(state.now) - Date.now();
+      syncRoomClock(state.now);
       onState(state);
     };
     socket.onclose = () => {

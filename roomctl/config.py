@@ -209,6 +209,9 @@ class LlmSettings(Section):
     """The AI improvement proposal (key: ROOMCTL_ANTHROPIC_API_KEY or credential anthropic_api_key)."""
 
     enabled: bool = Field(True, description="false: the room never asks for proposals")
+    provider: Literal["anthropic", "demo"] = Field(
+        "anthropic", description='who writes proposals; "demo" builds them from the group\'s words, without AI'
+    )
     model: str = Field("claude-sonnet-4-6", min_length=1)
     base_url: str = Field("", description="Messages API base URL; empty = the SDK's default")
     max_tokens: int = Field(4096, ge=256, le=64000)

@@ -37,6 +37,10 @@ KIND_TARGET_KEYS: dict[str, frozenset[str]] = {
 PHASES = ("arrival", "clip", "brainstorm", "break", "leave")
 """The session phases that have a scene."""
 
+STEP_SCENES = ("focus", "presentation")
+"""Scenes the shipped videoframe's steps ask for besides the phase scenes (``focus``: analysing and stating the
+problem in full light; ``presentation``: the proposal on the projector, lights low)."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -123,6 +127,18 @@ def _default_phase_scenes() -> dict[str, dict[str, Target]]:
             "kind:dimmer": Target(on=True, brightness=60),
             "kind:fan": Target(on=True),
             "kind:blinds": Target(position=100),
+        },
+        "focus": {
+            "kind:light": Target(on=False),
+            "kind:dimmer": Target(on=True, brightness=80),
+            "kind:projector": Target(on=True),
+            "kind:blinds": Target(position=60),
+        },
+        "presentation": {
+            "kind:light": Target(on=False),
+            "kind:dimmer": Target(on=True, brightness=30),
+            "kind:projector": Target(on=True),
+            "kind:blinds": Target(position=0),
         },
         "leave": {f"kind:{kind}": Target(on=False) for kind in sorted(SWITCHED_KINDS)},
     }

@@ -35,7 +35,7 @@ from typing import Any
 import anthropic
 
 from roomctl.core.room import Room
-from roomctl.proposal import cost, screen
+from roomctl.proposal import cost, demo_writer, screen
 from roomctl.proposal.content import MalformedProposalError, validate_proposal
 from roomctl.proposal.llm import (
     LlmCallError,
@@ -80,6 +80,15 @@ class Outbox:
         self.store = store
         self.settings = room.settings.llm
         self.screen = room.screen.claim(screen.PART, owner="proposal")
+        # -- demo writer hook (issue 18): `[llm] provider = "demo"` writes proposals without an LLM, through
+        # this same outbox and stream; to be folded into the provider interface when the branches merge.
+        writer = room.screen.claim(demo_writer.SCREEN_PART, owner="proposal")
+        if demo_writer.enabled(room.settings):
+            key_reader, client_factory = demo_writer.read_key, demo_writer.make_client  # type: ignore[assignment]
+            writer.set({"provider": demo_writer.PROVIDER, "label": demo_writer.LABEL})
+        else:
+            writer.set({"provider": self.settings.provider, "label": None})
+        # -- end of the demo writer hook
         self.key_reader = key_reader
         self.client_factory = client_factory or self._default_client
         self.backoff_base = BACKOFF_BASE_SECONDS

@@ -121,6 +121,11 @@ class Tour:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=left)
 
+    async def on_screen(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Wait until the screen state shows the step of ``view`` (a command's answer); returns ``view``."""
+        await self.until("the step on screen", lambda s: (s.get("session") or {}).get("index") == view["index"])
+        return view
+
     async def command(self, http: httpx.AsyncClient, name: str, **args: Any) -> dict[str, Any]:
         """Send a tablet command; a refusal stops the tour with the room's sentence."""
         response = await http.post("/api/v1/session/commands", json={"command": name, "args": args},
@@ -188,10 +193,9 @@ class Tour:
         await self.stage("arrival", "arrival", f"arrival: who is here, today's work situation \"{WORK_SITUATION}\"")
         session = self.state["session"]
         for _ in range(1, session["count"] - 1):
-            view = await self.command(http, "next")
-            step = view["step"]
-            await self._step(http, view, step)
-        view = await self.command(http, "next")
+            view = await self.on_screen(await self.command(http, "next"))
+            await self._step(http, view, view["step"])
+        view = await self.on_screen(await self.command(http, "next"))
         await self.stage("wrapup", "wrapup", f"step {view['index'] + 1}/{view['count']} {view['step']['title']['nl']}: "
                          "what do we take away?")  # fmt: skip
         group_id = await self._group_id(http)

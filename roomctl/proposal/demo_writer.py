@@ -54,13 +54,15 @@ SCREEN_PART = "proposal_writer"
 LABEL = {"nl": "demo — geen AI", "en": "demo — no AI"}
 """How the pages label a proposal from this writer."""
 MAX_TITLE_CHARS = 80
+TITLE_PROBLEM_CHARS = 48
+"""How much of the problem sentence goes into the title."""
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 PROBLEM_WORDS = ("probleem", "problem", "knelpunt", "issue")
 SECTION = re.compile(r"<(?P<tag>[a-z_]+)>\n(?P<text>.*?)\n</(?P=tag)>", re.S)
 
 WORDS: dict[str, dict[str, str]] = {
     "nl": {
-        "title": "Verbetervoorstel: {}",
+        "title": "Voorstel: {}",
         "summary": "De groep besprak: {}",
         "no_material": "De groep heeft nog geen werksituatie of brainstorm vastgelegd.",
         "role": "de groep",
@@ -72,7 +74,7 @@ WORDS: dict[str, dict[str, str]] = {
         "remark": "Verwerken: {}",
     },
     "en": {
-        "title": "Improvement proposal: {}",
+        "title": "Proposal: {}",
         "summary": "The group discussed: {}",
         "no_material": "The group has not recorded a work situation or brainstorm yet.",
         "role": "the group",
@@ -135,12 +137,12 @@ def _build(material: dict[str, str], words: dict[str, str]) -> dict[str, Any]:
     )
     situation = material.get("work_situation") or problem or words["no_material"]
     problem = problem or situation
-    ideas = [s for s in sentences if s != problem]
+    ideas = [s for s in sentences if s != problem and not any(w in s.lower() for w in PROBLEM_WORDS)]
     notes = [line.lstrip("- ").split(": ", 1)[-1] for line in material.get("kader_notes", "").splitlines() if line.strip()]
     actions = [*ideas, *notes][:MAX_ITEMS] or [problem]
     effect = words["effect"].format(_short(problem, 120))
     return {
-        "title": _short(words["title"].format(_short(problem, 60))),
+        "title": words["title"].format(_short(problem, TITLE_PROBLEM_CHARS)),
         "situation_summary": words["summary"].format(situation),
         "problem": problem,
         "steps": [

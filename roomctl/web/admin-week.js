@@ -27,6 +27,8 @@ const TEXT = {
   booked: { nl: "Geboekt", en: "Booked" },
 };
 
+let shownMonday = null; // the week on screen survives admin.js re-mounting its sections after a change
+
 /** Monday 00:00 (room wall clock) of the week holding ``date`` ("YYYY-MM-DD"), as "YYYY-MM-DD". */
 function mondayOf(date) {
   const d = new Date(`${date}T12:00:00Z`);
@@ -60,7 +62,7 @@ function openRanges(settings, weekday) {
  * ``onChange``: called after a booking was made (admin.js reloads its lists).
  */
 export function weekSection(groups, settings, onChange) {
-  let monday = mondayOf(wallClock(new Date().toISOString()).date);
+  let monday = shownMonday || mondayOf(wallClock(new Date().toISOString()).date);
   const grid = h("div", { class: "week-grid", "data-testid": "week-grid" });
   const title = h("span", { class: "week-title", "data-testid": "week-title" });
   const form = h("div", { class: "week-form", "data-testid": "week-form" });
@@ -97,8 +99,8 @@ export function weekSection(groups, settings, onChange) {
           await api("/api/v1/bookings", { method: "POST", body: { group_id: parseInt(group.value, 10), start: startIso, end: endIso } });
         }
         form.replaceChildren();
-        await draw();
         if (onChange) onChange();
+        else await draw();
       } catch (err) {
         error.textContent = err.message;
       }
@@ -112,6 +114,7 @@ export function weekSection(groups, settings, onChange) {
   }
 
   async function draw() {
+    shownMonday = monday;
     const start = roomInstant(`${monday}T00:00`);
     const end = roomInstant(`${addDays(monday, 7)}T00:00`);
     const bookings = await api(`/api/v1/bookings?start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}`);
@@ -154,7 +157,8 @@ export function weekSection(groups, settings, onChange) {
       cells.push(h("div", {
         class: `booking status-${b.status}`, "data-testid": "week-booking",
         style: `grid-column:${d + 2};grid-row:${2 + Math.floor(top / 60)};margin-top:calc(var(--week-row) * ${(top % 60) / 60});height:calc(var(--week-row) * ${(bottom - top) / 60} - 2px)`,
-      }, h("strong", {}, b.group), h("span", {}, `${clock(b.start)}–${clock(b.end)}`), h("span", { class: "muted" }, word("booking", b.status))));
+        title: `${b.group} ${clock(b.start)}–${clock(b.end)} · ${word("booking", b.status)}`,
+      }, h("span", { class: "when" }, `${clock(b.start)}–${clock(b.end)}`), h("strong", {}, b.group)));
     }
     grid.replaceChildren(...cells);
   }

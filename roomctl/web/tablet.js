@@ -238,8 +238,8 @@ function sections() {
 }
 
 // The two panes persist between renders, so each keeps its scroll position while the state changes.
-const controlsPane = h("div", { class: "pane controls", "data-testid": "controls-pane" });
-const contentPane = h("div", { class: "pane content", "data-testid": "content-pane" });
+const controlsPane = h("div", { class: "pane pane-controls", "data-testid": "controls-pane" });
+const contentPane = h("div", { class: "pane pane-content", "data-testid": "content-pane" });
 
 function render(force = false) {
   setTimeZone(state.room && state.room.timezone);

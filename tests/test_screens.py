@@ -67,7 +67,7 @@ async def test_every_page_in_words_and_in_the_room_zone_at_tablet_and_projector_
     live = live_room
     await start_session(live)
     booking = live.room.screen.get("booking")["current"]
-    expected = f"{room_time(live, booking['start'])}–{room_time(live, booking['end'])}"
+    expected = f"{room_time(live, booking['start'])}\u2013{room_time(live, booking['end'])}"  # an en dash, as the pages write it
     for name in PAGES:
         for label, viewport in (("projector", KIOSK), ("landscape", TABLET_LANDSCAPE), ("portrait", TABLET_PORTRAIT)):
             if name == "kiosk" and label != "projector":

@@ -194,12 +194,37 @@ export const WORDS = {
     online: { nl: "online", en: "online" }, offline: { nl: "offline", en: "offline" },
     assumed: { nl: "aangenomen (geen terugmelding)", en: "assumed (no feedback)" }, unknown: { nl: "nog niet gezien", en: "not seen yet" },
   },
+  scene: {
+    arrival: { nl: "Aankomst", en: "Arrival" }, clip: { nl: "Video", en: "Video" }, brainstorm: { nl: "Brainstorm", en: "Brainstorm" },
+    break: { nl: "Pauze", en: "Break" }, leave: { nl: "Vertrek (alles uit)", en: "Leaving (all off)" },
+    focus: { nl: "Focus", en: "Focus" }, presentation: { nl: "Presentatie", en: "Presentation" },
+  },
+  sceneStatus: {
+    running: { nl: "wordt ingesteld…", en: "being set…" }, complete: { nl: "alle apparaten bevestigd", en: "every device confirmed" },
+    incomplete: { nl: "niet alle apparaten bevestigd", en: "not every device confirmed" }, superseded: { nl: "vervangen", en: "replaced" },
+  },
   alarm: {
     held_open: { nl: "deur te lang open", en: "door held open" }, forced: { nl: "deur geforceerd", en: "door forced" },
     lockout: { nl: "lezer geblokkeerd na mislukte pogingen", en: "reader locked after failed tries" },
     reader_offline: { nl: "paslezer offline", en: "badge reader offline" },
   },
 };
+
+/** What a device is doing, in words: "aan, 80 %", "open 60 %", "CO₂ 480 ppm". */
+export function deviceState(device) {
+  const state = device.state || {};
+  const parts = [];
+  if (state.on === true) parts.push(t({ nl: "aan", en: "on" }));
+  if (state.on === false) parts.push(t({ nl: "uit", en: "off" }));
+  if (typeof state.brightness === "number" && state.on !== false) parts.push(`${state.brightness} %`);
+  if (typeof state.position === "number") parts.push(state.position === 0 ? t({ nl: "dicht", en: "closed" }) : `${t({ nl: "open", en: "open" })} ${state.position} %`);
+  if (state.value !== undefined && state.value !== null) {
+    const units = { co2: " ppm", temperature: " °C", humidity: " %" };
+    if (device.kind === "presence") parts.push(state.value ? t({ nl: "iemand aanwezig", en: "someone present" }) : t({ nl: "niemand", en: "nobody" }));
+    else parts.push(`${typeof state.value === "number" ? Math.round(state.value * 10) / 10 : state.value}${units[device.kind] || ""}`);
+  }
+  return parts.join(", ") || word("availability", device.availability);
+}
 
 /** A state or status identifier in words (``word("booking", "checked_in")`` → "ingecheckt"); unknown ids lose their underscores. */
 export function word(group, id) {

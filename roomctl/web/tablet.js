@@ -1,12 +1,12 @@
 // The facilitator's tablet (10 inch, portrait or landscape): paired with the PIN on the projector, it steers the
 // session. Every tablet follows the same screen state over /ws, so several tablets stay in sync; a section
 // whose text field has the focus is left alone while the state changes, so typing is never interrupted.
-import { ApiError, api, clock, countdown, followScreen, h, lang, remainingSeconds, setLang, setTimeZone, setToken, t, timerMood, token, word } from "/static/common.js";
+import { ApiError, api, clock, countdown, deviceState, followScreen, h, lang, remainingSeconds, setLang, setTimeZone, setToken, t, timerMood, token, word } from "/static/common.js";
 
 const TICK_MS = 1000;
 const EXTEND_MINUTES = 5;
 /** Sections that steer the session: they stay in view in their own pane (left in landscape, top in portrait). */
-const CONTROL_KEYS = new Set(["now", "idle", "clip", "recording", "proposal"]);
+const CONTROL_KEYS = new Set(["now", "idle", "clip", "recording", "proposal", "room"]);
 
 const TEXT = {
   session: { nl: "Sessie", en: "Session" },
@@ -59,7 +59,8 @@ const TEXT = {
   showPin: { nl: "Toon de code op het scherm", en: "Show the code on the screen" },
   pair: { nl: "Koppelen", en: "Pair" },
   offline: { nl: "Geen verbinding — opnieuw verbinden…", en: "No connection — reconnecting…" },
-  stepKind: { nl: "Soort stap", en: "Kind of step" },
+  room: { nl: "De ruimte", en: "The room" },
+  scene: { nl: "Scène", en: "Scene" },
 };
 
 let state = {};
@@ -218,6 +219,18 @@ function agendaSection() {
       : h("p", { class: "muted" }, "—"));
 }
 
+function roomSection() {
+  const part = state.devices || {};
+  const devices = (part.devices || []).filter((d) => d.kind !== "presence");
+  if (!devices.length) return null;
+  const scene = part.scene;
+  return h("section", { "data-key": "room" }, h("h2", {}, t(TEXT.room)),
+    scene ? h("p", { "data-testid": "room-scene", "data-scene": scene.name, "data-status": scene.status },
+      `${t(TEXT.scene)}: `, h("strong", {}, word("scene", scene.name)), ` — ${word("sceneStatus", scene.status)}`) : null,
+    h("ul", { class: "devices", "data-testid": "room-devices" }, devices.map((d) =>
+      h("li", { "data-device": d.id }, h("span", {}, d.name), h("span", { class: "muted" }, deviceState(d))))));
+}
+
 // -- rendering ----------------------------------------------------------------------------------------------
 
 function sections() {
@@ -230,7 +243,7 @@ function sections() {
     if (["proposal", "validation", "brainstorm"].includes(session.phase) || state.proposal) list.push(proposalSection(session));
     list.push(planSection(session), choiceSection(session));
   }
-  list.push(agendaSection());
+  list.push(roomSection(), agendaSection());
   return list.filter(Boolean).map((section, i) => {
     if (!section.dataset.key) section.dataset.key = `s${i}`;
     return section;

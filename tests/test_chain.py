@@ -61,8 +61,8 @@ async def test_one_tap_opens_the_door_checks_in_starts_arrival_sets_the_scene_an
             assert repo.booking(booking["id"]).status == "checked_in"
             session = live.room.screen.get("session")
             assert session["phase"] == "arrival"
-            row = next(iter(live.room.db.query("select booking_id from sessions where id = ?", [session["id"]])))
-            assert row["booking_id"] == booking["id"], "the session is not the booking's"
+            rows = list(live.room.db.query("select booking_id from sessions where id = ?", [session["id"]]))
+            assert rows[0]["booking_id"] == booking["id"], "the session is not the booking's"
 
             def scene() -> dict[str, Any]:
                 return live.room.screen.get("devices")["scene"] or {}

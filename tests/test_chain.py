@@ -23,7 +23,7 @@ from tests.conftest import serving, wait_for
 from tests.devices_helpers import with_devices
 from tests.screen_helpers import KIOSK, TABLET_LANDSCAPE, UI_TIMEOUT_MS, shot
 
-ARRIVAL_TARGETS = {
+ARRIVAL_TARGETS: dict[str, dict[str, bool | int]] = {
     "ceiling": {"on": True, "brightness": 100},
     "corner_light": {"on": True},
     "blinds": {"position": 100},

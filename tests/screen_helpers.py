@@ -23,6 +23,8 @@ RAW_IDENTIFIERS = frozenset({
     "lockout", "reader_offline", "occupied", "free", "stale", "none", "null", "undefined",
 })  # fmt: skip
 """State and status ids the pages must never show as they are."""
+RAW_IN_ENGLISH = frozenset({"idle", "wrapup", "walkin", "null", "undefined"})
+"""Of those, the ones that are no English word either (an English page may say "booked" or "ready")."""
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 
 LEAF_TEXTS = """() => {
@@ -40,20 +42,21 @@ LEAF_TEXTS = """() => {
 }"""
 
 
-async def raw_identifiers(page: Any) -> list[str]:
+async def raw_identifiers(page: Any, language: str = "nl") -> list[str]:
     """Texts on ``page`` that are a raw state id, or contain a snake_case id (``checked_in``)."""
     texts: list[str] = await page.evaluate(LEAF_TEXTS)
+    raw = RAW_IDENTIFIERS if language == "nl" else RAW_IN_ENGLISH
     found = []
     for text in texts:
         bare = text.strip(" ·:()—-").lower() if text.strip(" ·:()—-").islower() else None
-        if bare in RAW_IDENTIFIERS or SNAKE.search(text):
+        if bare in raw or SNAKE.search(text):
             found.append(text)
     return found
 
 
-async def assert_words_only(page: Any, where: str) -> None:
+async def assert_words_only(page: Any, where: str, language: str = "nl") -> None:
     """Fail when the page shows a raw identifier."""
-    raw = await raw_identifiers(page)
+    raw = await raw_identifiers(page, language)
     assert not raw, f"{where} shows raw identifiers: {raw}"
 
 

@@ -49,10 +49,10 @@ async def start_session(live: LiveRoom) -> None:
         assert tap.json()["granted"] is True
 
 
-async def open_page(browser: Any, live: LiveRoom, name: str, viewport: dict[str, int]) -> Any:
+async def open_page(browser: Any, live: LiveRoom, name: str, viewport: dict[str, int], language: str = "nl") -> Any:
     context = await browser.new_context(viewport=viewport, timezone_id=BROWSER_ZONE, locale="nl-NL")
     page = await context.new_page()
-    await page.goto(f"{live.url}/{name}#token={live.tokens[ROLE[name]]}")
+    await page.goto(f"{live.url}/{name}?lang={language}#token={live.tokens[ROLE[name]]}")
     await page.locator(READY[name]).first.wait_for(timeout=UI_TIMEOUT_MS)
     return page
 
@@ -79,6 +79,11 @@ async def test_every_page_in_words_and_in_the_room_zone_at_tablet_and_projector_
                 # the booking's times are the room's wall clock, not the browser's (Auckland)
                 await page.get_by_text(expected).first.wait_for(timeout=UI_TIMEOUT_MS)
             await page.context.close()
+    for name in PAGES:
+        page = await open_page(browser, live, name, TABLET_LANDSCAPE, "en")
+        await assert_words_only(page, f"/{name} in English", "en")
+        await shot(page, f"{name}-1280x800-en")
+        await page.context.close()
 
 
 async def test_tablet_keeps_next_in_view_with_the_kader_beside_and_big_targets(live_room: LiveRoom, browser: Any) -> None:

@@ -5,8 +5,9 @@ import { ApiError, api, clock, countdown, deviceState, followScreen, h, lang, re
 
 const TICK_MS = 1000;
 const EXTEND_MINUTES = 5;
-/** Sections that steer the session: they stay in view in their own pane (left in landscape, top in portrait). */
-const CONTROL_KEYS = new Set(["now", "idle", "clip", "recording", "proposal", "room"]);
+/** Sections that steer the session, in the order they sit in their own pane (left in landscape, top in portrait). */
+const CONTROL_ORDER = ["now", "idle", "recording", "proposal", "clip", "room"];
+const CONTROL_KEYS = new Set(CONTROL_ORDER);
 
 const TEXT = {
   session: { nl: "Sessie", en: "Session" },
@@ -106,7 +107,7 @@ function nowSection(session) {
     h("div", { class: "row controls" },
       h("button", { onclick: () => command("previous"), disabled: session.index === 0, "data-testid": "previous" }, t(TEXT.previous)),
       h("button", { class: "primary wide", onclick: () => command("next"), "data-testid": "next" }, t(last ? TEXT.finish : TEXT.next))),
-    h("div", { class: "row" },
+    h("div", { class: "row secondary" },
       session.paused ? button(TEXT.resume, "resume") : button(TEXT.pause, "pause"),
       button(TEXT.extend, "extend", { minutes: EXTEND_MINUTES }, { testid: "extend" }),
       h("button", { class: "danger", "data-testid": "end", onclick: () => confirm(t(TEXT.endConfirm)) && command("end") }, t(TEXT.end))));
@@ -267,7 +268,9 @@ function render(force = false) {
       if (at >= 0) fresh[at] = keep;
     }
   }
-  controlsPane.replaceChildren(banner, ...fresh.filter((s) => CONTROL_KEYS.has(s.dataset.key)));
+  const controls = fresh.filter((s) => CONTROL_KEYS.has(s.dataset.key));
+  controls.sort((a, b) => CONTROL_ORDER.indexOf(a.dataset.key) - CONTROL_ORDER.indexOf(b.dataset.key));
+  controlsPane.replaceChildren(banner, ...controls);
   contentPane.replaceChildren(...fresh.filter((s) => !CONTROL_KEYS.has(s.dataset.key)));
   if (main.firstChild !== controlsPane || main.lastChild !== contentPane) main.replaceChildren(controlsPane, contentPane);
 }

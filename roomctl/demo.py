@@ -351,6 +351,13 @@ async def run_demo(
         refused: list[TourRefusedError] = []
 
         async def ready(room: Room) -> None:
+            running = room.service(SessionService).current() if tour else None
+            if running is not None:
+                refused.append(TourRefusedError(
+                    f"a session is running ({running.get('group')}, step {running['index'] + 1}); the tour only "
+                    "starts in an empty room: end the session on the tablet first"))  # fmt: skip
+                shutdown.set()
+                return
             if await asyncio.to_thread(refresh_clips, room):
                 click.echo("generated the videoframe's clips (ffmpeg is here now)")
             simulator = DeviceSimulator(settings, settings.devices)
@@ -367,13 +374,6 @@ async def run_demo(
             shown = "" if player[0] is None else ("libvlc window" if has_display() else "libvlc, dummy outputs (no display)")
             click.echo(banner(settings.public_url, tokens, broker, writer=writer, player=shown, lacks=lacks), err=False)
             if tour:
-                running = room.service(SessionService).current()
-                if running is not None:
-                    refused.append(TourRefusedError(
-                        f"a session is running ({running.get('group')}, step {running['index'] + 1}); the tour only "
-                        "starts in an empty room: end the session on the tablet first"))  # fmt: skip
-                    shutdown.set()
-                    return
                 extras.append(room.spawn(walk(), name="demo-tour"))
 
         async def walk() -> None:

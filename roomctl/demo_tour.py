@@ -213,11 +213,32 @@ class Tour:
         name = (self.state.get("session") or {}).get("group")
         return next(int(g["id"]) for g in groups if g["name"] == name)
 
+    async def scene(self, name: str | None) -> str:
+        """Wait until the room's devices confirmed scene ``name``; a few words on what they do now ('' without devices)."""
+        devices = (self.state.get("devices") or {}).get("devices") or []
+        if not name or not devices:
+            return ""
+
+        def confirmed(s: dict[str, Any]) -> bool:
+            run = (s.get("devices") or {}).get("scene") or {}
+            return run.get("name") == name and run.get("status") in ("complete", "incomplete")
+
+        await self.until(f"the scene {name}", confirmed)
+        states = []
+        for device in (self.state.get("devices") or {}).get("devices", []):
+            state = device.get("state") or {}
+            if "brightness" in state and state.get("on"):
+                states.append(f"{device['name']} {state['brightness']} %")
+            elif "position" in state:
+                states.append(f"{device['name']} {state['position']} %")
+        return f" [scene {name}: {', '.join(states)}]"
+
     async def _step(self, http: httpx.AsyncClient, view: dict[str, Any], step: dict[str, Any]) -> None:
         title = step["title"]["nl"]
         questions = "; ".join(q.get("nl", "") for q in step.get("question_texts", []))
         minutes = round(view.get("remaining_seconds", 0) / 60)
         label = f"step {view['index'] + 1}/{view['count']} {title}"
+        questions += await self.scene(step.get("scene"))
         if step["kind"] == "problem":
             await self.command(http, "problem", text=PROBLEM)
         if step["kind"] == "brainstorm":

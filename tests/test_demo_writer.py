@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from roomctl.config import Settings
-from roomctl.demo import DEMO_BRAINSTORM
+from roomctl.demo import DEMO_BRAINSTORM, demo_overrides
+from roomctl.devices.broker import Broker
 from tests.conftest import wait_for
 from tests.proposal_helpers import build_room, running, seed_group, sent_text
 
@@ -75,3 +76,13 @@ async def test_without_the_demo_provider_there_is_no_writer_and_no_key_waits(
     async with running(room) as svc:
         svc.ask(1, transcript=DEMO_BRAINSTORM, group_id=group)
         await wait_for(lambda: proposal_state(room).get("wait_reason") == "no_key", timeout=10)
+
+
+def test_the_demo_uses_the_writer_without_a_key_and_claude_with_one(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without = demo_overrides("127.0.0.1", 8080, broker)
+    assert without["llm"] == {"provider": "demo", "model": "demo-writer"}
+    monkeypatch.setenv("ROOMCTL_ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    with_key = demo_overrides("127.0.0.1", 8080, broker)
+    assert "llm" not in with_key and with_key["mqtt"]["port"] == broker.port

@@ -238,14 +238,15 @@ class Tour:
         questions = "; ".join(q.get("nl", "") for q in step.get("question_texts", []))
         minutes = round(view.get("remaining_seconds", 0) / 60)
         label = f"step {view['index'] + 1}/{view['count']} {title}"
-        questions += await self.scene(step.get("scene"))
+        scene = await self.scene(step.get("scene"))
+        questions += scene
         if step["kind"] == "problem":
             await self.command(http, "problem", text=PROBLEM)
         if step["kind"] == "brainstorm":
             await self.stage(label, "step", f"{questions} (timer {minutes} min)")
             await self._brainstorm(http)
         elif step["kind"] == "proposal":
-            await self.stage(label, "step", "the group asks the AI for an improvement proposal")
+            await self.stage(label, "step", f"the group asks the AI for an improvement proposal{scene}")
             await self._proposal(http)
         elif step["kind"] == "validation":
             await self.stage(label, "step", f"{questions} (timer {minutes} min)")
@@ -279,7 +280,7 @@ class Tour:
         writing = await self.until("the proposal", lambda s: (s.get("proposal") or {}).get("state") in
                                    ("writing", "ready", "waiting", "failed"))  # fmt: skip
         writer = (self.state.get("proposal_writer") or {}).get("label")
-        who = f"the {writer['en']} writer" if writer else "Claude"
+        who = writer["en"] if writer else "Claude"
         if writing == "writing":
             self.echo(f"[tour]   the proposal streams onto the projector ({who})")
         state = await self.until("the proposal to be ready", lambda s: (s.get("proposal") or {}).get("state")

@@ -75,6 +75,13 @@ async def test_every_page_in_words_and_in_the_room_zone_at_tablet_and_projector_
             page = await open_page(browser, live, name, viewport)
             await assert_words_only(page, f"/{name} at {label}")
             await shot(page, f"{name}-{viewport['width']}x{viewport['height']}")
+            if name == "kiosk":
+                # the projector's clock is the room's wall clock at the browser's own instant
+                instant = await page.evaluate("Date.now()")
+                shown = await page.locator("[data-testid=clock]").inner_text()
+                wanted = {datetime.fromtimestamp((instant + lag) / 1000, live.settings.room.tz).strftime("%H:%M")
+                          for lag in (-60_000, 0, 60_000)}  # fmt: skip
+                assert shown in wanted, f"the kiosk clock shows {shown}, the room's time is {wanted}"
             if name in ("tablet", "admin"):
                 # the booking's times are the room's wall clock, not the browser's (Auckland)
                 await page.get_by_text(expected).first.wait_for(timeout=UI_TIMEOUT_MS)

@@ -130,8 +130,14 @@ async def test_admin_week_view_books_a_free_slot_once_and_as_a_series(live_room:
     tz = live.settings.room.tz
     always = (datetime(2000, 1, 1, tzinfo=tz), datetime(2100, 1, 1, tzinfo=tz))
     before = {b.id for b in repo.overlapping(*always)}
+    title = page.locator("[data-testid=week-title]")
+    await page.locator("[data-testid=week-grid] button.slot.free").first.wait_for(timeout=UI_TIMEOUT_MS)
+    this_week = await title.inner_text()
     await page.locator("[data-testid=week-next]").click()
-    await page.locator("[data-testid=week-title]").wait_for(timeout=UI_TIMEOUT_MS)
+    await page.wait_for_function(
+        "(before) => { const el = document.querySelector('[data-testid=week-title]'); return el && el.textContent && el.textContent !== before; }",
+        arg=this_week, timeout=UI_TIMEOUT_MS,
+    )  # fmt: skip
     slot = page.locator("[data-testid=week-grid] button.slot.free").filter(has=None)
     target = page.locator("[data-testid^='slot-'][data-testid$='-10:00']").nth(1)  # the week's Tuesday, 10:00
     testid = await target.get_attribute("data-testid")

@@ -135,13 +135,14 @@ export function weekSection(groups, settings, onChange) {
       hours.forEach((hour, i) => {
         const minute = hour * 60;
         const isOpen = open.some(([a, b]) => minute >= a && minute + SLOT_MINUTES <= b);
+        const cellStart = new Date(roomInstant(`${date}T${hhmm(minute)}`)).getTime();
         const taken = bookings.some((b) => {
           const s = new Date(b.start).getTime(), e = new Date(b.end).getTime();
-          const cellStart = new Date(roomInstant(`${date}T${hhmm(minute)}`)).getTime();
           return s < cellStart + SLOT_MINUTES * 60000 && e > cellStart;
         });
         const place = `grid-column:${d + 2};grid-row:${i + 2}`;
         if (!isOpen) cells.push(h("div", { class: "slot closed", style: place, title: t(TEXT.closed) }));
+        else if (cellStart + SLOT_MINUTES * 60000 <= Date.now()) cells.push(h("div", { class: "slot past", style: place }));
         else if (taken) cells.push(h("div", { class: "slot taken", style: place }));
         else cells.push(h("button", { class: "slot free", style: place, "data-testid": `slot-${date}-${hhmm(minute)}`,
           "aria-label": `${t(TEXT.bookFor)} ${day(roomInstant(`${date}T12:00`))} ${hhmm(minute)}`, onclick: () => openForm(date, minute) }));

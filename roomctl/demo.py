@@ -163,12 +163,12 @@ def migrate_folder(directory: Path) -> list[str]:
     changes = []
     with config.open("rb") as handle:
         data = tomllib.load(handle)
-    scenes = data.setdefault("scenes", {})
-    configured = scenes.setdefault("scenes", {})
-    for name, targets in example_config()["scenes"]["scenes"].items():
-        if name not in configured:
-            configured[name] = targets
-            changes.append(f"added scene {name}")
+    configured = data.get("scenes", {}).get("scenes")
+    if configured is not None and data.get("devices"):  # without its own scenes the defaults (with both) apply
+        for name, targets in example_config()["scenes"]["scenes"].items():
+            if name not in configured:
+                configured[name] = targets
+                changes.append(f"added scene {name}")
     speech = data.setdefault("speech", {})
     if speech.get("chunk_seconds", 30.0) > CHUNK_SECONDS:
         speech["chunk_seconds"] = CHUNK_SECONDS

@@ -212,11 +212,20 @@ def doctor(config: Path | None) -> None:
               show_default=True, help="Folder for the demo's config, database and logs (reused next time).")  # fmt: skip
 @click.option("--port", type=int, default=8080, show_default=True, help="HTTP port of the demo.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for a tablet).")
-def demo(directory: Path, port: int, host: str) -> None:
-    """Run the whole room simulated: broker, devices, door, reader, screens. Ctrl-C stops everything."""
-    from roomctl.demo import run_demo
+@click.option("--tour", is_flag=True,
+              help="Walk the room through the hour by itself (a running demo in --dir, or a new one).")  # fmt: skip
+@click.option("--speed", type=click.FloatRange(0.1, 1000), default=1.0, show_default=True,
+              help="How fast the tour goes (1: about two minutes).")  # fmt: skip
+def demo(directory: Path, port: int, host: str, tour: bool, speed: float) -> None:
+    """Run the whole room simulated: broker, devices, door, reader, screens, video. Ctrl-C stops everything."""
+    from roomctl.demo import run_demo, running_demo, tour_running_demo
 
-    asyncio.run(run_demo(directory, host=host, port=port))
+    running = running_demo(directory.resolve()) if tour else None
+    if running is not None:
+        click.echo(f"touring the demo running at {running['url']}")
+        asyncio.run(tour_running_demo(running, speed))
+        return
+    asyncio.run(run_demo(directory, host=host, port=port, tour=tour, speed=speed))
 
 
 def _add_capability_commands() -> None:

@@ -212,8 +212,10 @@ class LlmSettings(Section):
     """The AI improvement proposal (key: ROOMCTL_ANTHROPIC_API_KEY or credential anthropic_api_key)."""
 
     enabled: bool = Field(True, description="false: the room never asks for proposals")
-    provider: Literal["anthropic", "openai_compatible"] = Field(
-        "anthropic", description="anthropic (Messages API) or openai_compatible (a chat-completions server on the LAN)"
+    provider: Literal["anthropic", "openai_compatible", "demo"] = Field(
+        "anthropic",
+        description="anthropic (Messages API), openai_compatible (a chat-completions server on the LAN), or demo "
+        "(builds proposals from the group's own words, without AI)",
     )
     model: str = Field("claude-sonnet-4-6", min_length=1)
     base_url: str = Field("", description="API base URL; empty = the SDK's default (openai_compatible needs one)")

@@ -73,7 +73,7 @@ def install_capabilities(room: Room, capabilities: Iterable[ModuleType] = CAPABI
     """Make the bus and install ``capabilities`` into ``room`` in order; returns the bus."""
     room_part = room.screen.claim("room", owner="core")
     settings = room.settings.room
-    room_part.set({"name": settings.name, "id": settings.id, "language": settings.language})
+    room_part.set({"name": settings.name, "id": settings.id, "language": settings.language, "timezone": settings.timezone})
     bus = make_bus(room)
     for capability in capabilities:
         capability.install(room, bus)

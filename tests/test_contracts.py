@@ -40,9 +40,13 @@ SCREEN_OWNERS = {
     "alarms": "access",
     "session": "session",
     "pairing": "session",
+    "continuity": "session",
+    "resources": "session",
+    "guests": "session",
     "recording": "speech",
     "captions": "speech",
     "proposal": "proposal",
+    "proposal_writer": "proposal",
 }
 """Every part of the screen state and the capability that writes it."""
 
@@ -61,7 +65,7 @@ STATUS_OWNERS = {
 
 def test_capabilities_are_modules_exporting_install_router_and_migrations() -> None:
     names = [capability_name(c) for c in CAPABILITIES]
-    assert names == ["devices", "booking", "access", "session", "speech", "proposal", "facilities", "ops"]
+    assert names == ["devices", "booking", "access", "session", "speech", "proposal", "facilities", "trajectory", "ops"]
     for capability in CAPABILITIES:
         assert callable(capability.install)
         assert capability.router is None or capability.router.prefix == "", "routers are mounted under /api/v1 once"

@@ -124,7 +124,7 @@ async def test_home_assistant_discovery_and_scene_select(
             await wait_for(lambda: expected <= watcher.topics())
             assert all(retained for t, _, retained in watcher.messages if t in expected)
             select = json.loads(watcher.on(f"homeassistant/select/{node}/scene/config")[-1])
-            assert select["options"] == ["arrival", "brainstorm", "break", "clip", "leave"]
+            assert select["options"] == ["arrival", "brainstorm", "break", "clip", "focus", "leave", "meditation", "movement", "presentation"]
             assert select["availability_topic"] == "roomctl/hq/room1/availability"
             assert select["state_topic"] == "roomctl/hq/room1/state"
             watcher.client.publish(select["command_topic"], b"disco", qos=1)

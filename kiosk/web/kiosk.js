@@ -1,7 +1,7 @@
 // The projector page (1920x1080, read from the back of the room): idle, arrival, the steps, live captions,
 // the proposal as it is written, validation and wrap-up. Follows the screen state over /ws and reconnects by
 // itself; needs no internet. The kiosk player draws clips over this page with libvlc.
-import { clock, countdown, day, followScreen, h, lang, remainingSeconds, roomNow, t, timerMood } from "/static/common.js";
+import { clock, countdown, day, followScreen, h, lang, remainingSeconds, roomNow, setTimeZone, t, timerMood } from "/static/common.js";
 import { continuityCard, guestChips, meditationMain, resourceCards, weekLine } from "/static/kiosk/kiosk-weeks.js";
 
 const TICK_MS = 1000;
@@ -156,7 +156,8 @@ function proposalBlock(large) {
   return h("section", { class: `proposal ${large ? "large" : ""} state-${p.state}`, "data-testid": "proposal", "data-state": p.state },
     h("div", { class: "proposal-head" },
       h("h2", {}, draft.title || t(TEXT.proposal)),
-      badge ? h("span", { class: `badge ${p.state}`, "data-testid": "proposal-state" }, t(badge)) : null),
+      badge ? h("span", { class: `badge ${p.state}`, "data-testid": "proposal-state" }, t(badge)) : null,
+      writerLabel()),
     p.message && !["ready", "accepted"].includes(p.state) ? h("p", { class: "notice" }, t(p.message)) : null,
     large && draft.situation_summary ? h("p", { class: "summary" }, draft.situation_summary) : null,
     large && draft.problem ? h("p", { class: "problem" }, h("span", { class: "small-label" }, t(TEXT.problem)), draft.problem) : null,
@@ -164,6 +165,12 @@ function proposalBlock(large) {
       s.role ? h("span", { class: "role" }, s.role) : null, s.action || "",
       s.effort ? h("span", { class: "effort" }, ` · ${s.effort}`) : null))) : null,
     steps.length > shown.length ? h("p", { class: "muted" }, `${t(TEXT.more)} ${steps.length - shown.length}…`) : null);
+}
+
+/** "demo — geen AI" when the proposals come from the demo writer, not from an AI. */
+function writerLabel() {
+  const label = state.proposal_writer && state.proposal_writer.label;
+  return label ? h("span", { class: "badge writer", "data-testid": "proposal-writer" }, t(label)) : null;
 }
 
 function outcome(session) {
@@ -234,6 +241,7 @@ function sessionView(session) {
 }
 
 function render() {
+  setTimeZone(state.room && state.room.timezone);
   const session = state.session;
   const view = session && session.phase !== "ended" ? "session" : "idle";
   screen.dataset.view = view;

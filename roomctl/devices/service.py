@@ -45,6 +45,10 @@ class DevicesService:
         run = await self.engine.apply_scene(name, source=source)
         return run.as_dict()
 
+    def scene_names(self) -> list[str]:
+        """The scenes this room has configured."""
+        return self.engine.names()
+
     def part(self) -> dict[str, Any]:
         """The ``devices`` part of the screen and the room status."""
         run = self.engine.current

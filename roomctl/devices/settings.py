@@ -37,6 +37,11 @@ KIND_TARGET_KEYS: dict[str, frozenset[str]] = {
 PHASES = ("arrival", "clip", "brainstorm", "break", "leave")
 """The session phases that have a scene."""
 
+STEP_SCENES = ("focus", "presentation", "movement", "meditation")
+"""Scenes the shipped videoframe's steps ask for besides the phase scenes (``focus``: analysing and stating the
+problem in full light; ``presentation``: the proposal on the projector, lights low; ``movement``: a movement
+break, lights up and air moving; ``meditation``: business meditation, lights dimmed and blinds down)."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -123,6 +128,30 @@ def _default_phase_scenes() -> dict[str, dict[str, Target]]:
             "kind:dimmer": Target(on=True, brightness=60),
             "kind:fan": Target(on=True),
             "kind:blinds": Target(position=100),
+        },
+        "focus": {
+            "kind:light": Target(on=False),
+            "kind:dimmer": Target(on=True, brightness=80),
+            "kind:projector": Target(on=True),
+            "kind:blinds": Target(position=60),
+        },
+        "presentation": {
+            "kind:light": Target(on=False),
+            "kind:dimmer": Target(on=True, brightness=30),
+            "kind:projector": Target(on=True),
+            "kind:blinds": Target(position=0),
+        },
+        "movement": {
+            "kind:light": Target(on=True),
+            "kind:dimmer": Target(on=True, brightness=100),
+            "kind:fan": Target(on=True),
+            "kind:blinds": Target(position=100),
+        },
+        "meditation": {
+            "kind:light": Target(on=False),
+            "kind:dimmer": Target(on=True, brightness=15),
+            "kind:fan": Target(on=False),
+            "kind:blinds": Target(position=0),
         },
         "leave": {f"kind:{kind}": Target(on=False) for kind in sorted(SWITCHED_KINDS)},
     }

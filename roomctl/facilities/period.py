@@ -41,6 +41,7 @@ class Period:
             "start": self.start.astimezone(tz).isoformat(),
             "end": self.end.astimezone(tz).isoformat(),
             "days": round(self.days, 2),
+            "timezone": tz.key,
         }
 
 

@@ -392,9 +392,38 @@ def _strip_fence(text: str) -> str:
     return text.strip()
 
 
+class DemoProvider:
+    """The demo writer (:mod:`roomctl.proposal.demo_writer`): a proposal from the group's own words, no AI.
+
+    It answers through the same stream the Messages API gives, so validation and the screens are the same.
+    """
+
+    name = "demo"
+    needs_key = False
+
+    def __init__(self, settings: LlmSettings) -> None:
+        self.settings = settings
+
+    def read_key(self) -> str | None:
+        """The writer needs no key; a fixed marker stands in for one."""
+        from roomctl.proposal import demo_writer
+
+        return demo_writer.read_key()
+
+    async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
+        """Write the proposal locally and stream it like a model would."""
+        from roomctl.proposal import demo_writer
+
+        return await stream_proposal(demo_writer.make_client(key), body, on_draft)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
 PROVIDERS: dict[str, Callable[[LlmSettings], Provider]] = {
     "anthropic": AnthropicProvider,
     "openai_compatible": OpenAICompatibleProvider,
+    "demo": DemoProvider,
 }
 """``[llm] provider`` → the class that implements it; a new provider registers here."""
 

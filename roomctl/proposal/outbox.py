@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from roomctl.core.room import Room
-from roomctl.proposal import cost, screen
+from roomctl.proposal import cost, demo_writer, screen
 from roomctl.proposal.content import MalformedProposalError, validate_proposal
 from roomctl.proposal.llm import LlmCallError, MalformedAnswerError, Provider, key_fingerprint, make_provider
 from roomctl.proposal.store import ProposalStore
@@ -69,6 +69,9 @@ class Outbox:
         self.settings = room.settings.llm
         self.part = room.screen.claim(screen.PART, owner="proposal")
         self.provider: Provider = provider or make_provider(self.settings)
+        writer = room.screen.claim(demo_writer.SCREEN_PART, owner="proposal")
+        demo = self.provider.name == demo_writer.PROVIDER
+        writer.set({"provider": self.provider.name, "label": demo_writer.LABEL if demo else None})
         self.backoff_base = BACKOFF_BASE_SECONDS
         self.key_poll = KEY_POLL_SECONDS
         self.last_wait_reason: str | None = None

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from roomctl.api.deps import provide
 from roomctl.api.security import Role, allow
+from roomctl.devices.service import DevicesService
 from roomctl.errors import ValidationError
 from roomctl.session.kader import MAX_QUESTION_CHARS
 from roomctl.session.service import SessionService
@@ -50,7 +51,18 @@ async def list_videoframes(session: SessionDep) -> list[dict[str, Any]]:
     """The installed videoframes (highest version of each) with their steps."""
     library = session.library
     frames = await asyncio.to_thread(library.list)
-    return [{**f.to_dict(), "versions": library.versions(f.id)} for f in frames]
+    devices = session.room.find_service(DevicesService)
+    configured = set(devices.scene_names()) if devices else set()
+    return [
+        {**f.to_dict(), "versions": library.versions(f.id), "missing_scenes": missing_scenes(f.to_dict(), configured)}
+        for f in frames
+    ]
+
+
+def missing_scenes(videoframe: dict[str, Any], configured: set[str]) -> list[str]:
+    """The scenes ``videoframe``'s steps ask for that the room has not configured, in step order."""
+    wanted = [step["scene"] for step in videoframe["steps"] if step.get("scene")]
+    return [name for name in dict.fromkeys(wanted) if name not in configured]
 
 
 @router.post("/videoframes", dependencies=[allow(Role.ADMIN)], status_code=201)

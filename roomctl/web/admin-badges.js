@@ -12,7 +12,10 @@ const TEXT = {
   },
   required: { nl: "Deze ruimte laat alleen beveiligde passen toe.", en: "This room admits secure badges only." },
   mixed: { nl: "Gemengd: gewone en beveiligde passen openen allebei.", en: "Mixed: plain and secure badges both open." },
-  noKey: { nl: "Geen hoofdsleutel voor passen", en: "No badge master key" },
+  noKey: {
+    nl: "Geen hoofdsleutel voor passen: beveiligde passen worden geweigerd tot de sleutel is ingesteld (README, \"Badges\").",
+    en: "No badge master key: secure badges are refused until the key is set (README, \"Badges\").",
+  },
   plainMembers: { nl: "Leden met een gewone pas", en: "Members with a plain badge" },
   nobody: { nl: "Iedereen heeft alleen beveiligde passen.", en: "Everyone carries secure badges only." },
   plain: { nl: "gewoon", en: "plain" },
@@ -53,7 +56,7 @@ async function provision(memberId, force, status) {
 function badgesSection(state, members) {
   const status = h("p", { role: "status", "data-testid": "provision-status", class: note.cls }, note.text);
   const policy = h("p", { "data-testid": "badge-policy" }, t(state.require_secure_badges ? TEXT.required : TEXT.mixed));
-  const warnings = state.master_key === "ready" ? [] : [h("p", { class: "error", "data-testid": "badge-key" }, `${t(TEXT.noKey)}: ${state.master_key}`)];
+  const warnings = state.master_key === "ready" ? [] : [h("p", { class: "error", "data-testid": "badge-key", title: state.master_key }, t(TEXT.noKey))];
   const secure = new Set(state.secure);
   const rows = state.plain_members.map((m) => h("li", { "data-testid": `plain-${m.member_id}` },
     h("strong", {}, m.name), ` — ${t(TEXT.plain)} ${m.plain_badges}, ${t(TEXT.secure)} ${m.secure_badges}`));

@@ -17,6 +17,8 @@ const TEXT = {
   reset: { nl: "Standaardvragen terugzetten", en: "Restore the default questions" },
   resetConfirm: { nl: "Alle wijzigingen in de vragen gaan verloren. Doorgaan?", en: "Every edit of the questions is lost. Continue?" },
   reload: { nl: "Vernieuwen", en: "Reload" },
+  missingScenes: { nl: "Deze scènes ontbreken in de configuratie van de ruimte ([scenes]); die stappen schakelen geen apparaten:", en: "These scenes are missing from the room's configuration ([scenes]); those steps switch no devices:" },
+  scenesOk: { nl: "Alle scènes van dit videoframe zijn ingesteld.", en: "Every scene this videoframe uses is configured." },
 };
 
 let root = null;
@@ -56,7 +58,10 @@ function videoframeSection(frames) {
   };
   return h("section", { "data-testid": "videoframes" }, h("h2", {}, t(TEXT.videoframes)),
     h("table", {}, frames.map((f) => h("tr", {},
-      h("td", {}, h("strong", {}, t(f.title)), h("div", { class: "muted" }, `${f.id} · ${f.versions.join(", ")}`)),
+      h("td", {}, h("strong", {}, t(f.title)), h("div", { class: "muted" }, `${f.id} · ${f.versions.join(", ")}`),
+        (f.missing_scenes || []).length
+          ? h("p", { class: "error", "data-testid": `missing-scenes-${f.id}` }, t(TEXT.missingScenes), " ", f.missing_scenes.join(", "))
+          : h("p", { class: "ok", "data-testid": `scenes-ok-${f.id}` }, t(TEXT.scenesOk))),
       h("td", { class: "muted" }, `${f.steps.length} ${t(TEXT.steps)} · ${Math.round(f.total_minutes)} ${t(TEXT.minutes)}`),
       h("td", {}, h("button", { class: "danger", onclick: () => remove(f) }, t(TEXT.remove)))))),
     h("form", { onsubmit: upload }, file, h("label", { class: "row" }, replace, t(TEXT.replace)), h("button", { class: "primary" }, t(TEXT.install))),

@@ -1,9 +1,10 @@
 // /admin: members and badges (with enrol-by-tap), groups, bookings, weekly series with a conflict preview,
 // no-show flags and closures. Needs an admin token (#token=... or typed in). Dutch first, English available.
-import { api, h, lang, roomNow, setLang, setToken, syncRoomClock, t, token } from "/static/common.js";
+import { api, clock, day, h, lang, roomInstant, roomNow, setLang, setTimeZone, setToken, syncRoomClock, t, token, word } from "/static/common.js";
 import { mountContent } from "/static/admin-content.js";
 import { mountBadges } from "/static/admin-badges.js";
 import { mountWeeks } from "/static/admin-weeks.js";
+import { weekSection } from "/static/admin-week.js";
 
 const ENROL_POLL_MS = 1000;
 const DAYS_AHEAD = 14;
@@ -61,30 +62,7 @@ select.value = lang();
 select.addEventListener("change", () => { setLang(select.value); load(); });
 
 let enrolTimer = null;
-let roomZone = "Europe/Amsterdam"; // replaced by the room's own from /api/v1/booking/settings
-
-// Times are shown and entered in the room's time zone, whatever the browser's is.
-function locale() { return lang() === "en" ? "en-GB" : "nl-NL"; }
-function clock(iso) { return iso ? new Date(iso).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", timeZone: roomZone }) : ""; }
-function day(iso) { return iso ? new Date(iso).toLocaleDateString(locale(), { weekday: "long", day: "numeric", month: "long", timeZone: roomZone }) : ""; }
-
-/** The offset (ms) of the room's zone at an instant. */
-function zoneOffset(ms) {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: roomZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
-    .formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second) - ms;
-}
-
-/** "2027-03-01T09:00" on the room's wall clock → ISO 8601 instant with offset. */
-function roomInstant(wall) {
-  const [d, tm] = wall.split("T");
-  const [y, mo, da] = d.split("-").map(Number);
-  const [hh, mi] = tm.split(":").map(Number);
-  const guess = Date.UTC(y, mo - 1, da, hh, mi);
-  const instant = guess - zoneOffset(guess - zoneOffset(guess));
-  return new Date(instant).toISOString();
-}
-
+// Times are shown and entered in the room's time zone (common.js), whatever the browser's is.
 function field(label, input) { return h("label", {}, t(label), input); }
 function fill(el, ...children) { el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); }
 function weekdayName(key) { const d = WEEKDAYS.find((w) => w[0] === key); return lang() === "en" ? d[2] : d[1]; }
@@ -188,7 +166,7 @@ function bookingsSection(bookings, groups) {
   const start = h("input", { type: "datetime-local", required: true }), end = h("input", { type: "datetime-local", required: true });
   return h("section", { "data-testid": "bookings" }, h("h2", {}, t(TEXT.bookings)),
     h("table", {}, bookings.map((b) => h("tr", {}, h("td", {}, day(b.start)), h("td", {}, `${clock(b.start)}–${clock(b.end)}`), h("td", {}, b.group),
-      h("td", { class: "muted" }, `${b.kind} · ${b.status}`),
+      h("td", { class: "muted" }, `${word("booking", b.kind)} · ${word("booking", b.status)}`),
       h("td", {}, h("button", { class: "danger", onclick: cancel(b, "this") }, t(TEXT.cancel)),
         b.series_id ? h("button", { class: "danger", onclick: cancel(b, "following") }, t(TEXT.cancelFollowing)) : null)))),
     error,
@@ -277,11 +255,11 @@ function closuresSection(closures) {
 
 async function load() {
   const sections = [tokenSection()];
-  let members = [], groups = [], bookings = [], flagged = [], closures = [];
+  let members = [], groups = [], bookings = [], flagged = [], closures = [], settings = {};
   try {
-    const roomSettings = await api("/api/v1/booking/settings");
-    roomZone = roomSettings.timezone;
-    syncRoomClock(roomSettings.now);
+    settings = await api("/api/v1/booking/settings");
+    setTimeZone(settings.timezone);
+    syncRoomClock(settings.now);
     const now = new Date(roomNow());
     const until = new Date(now.getTime() + DAYS_AHEAD * 864e5);
     [members, groups, bookings, flagged, closures] = await Promise.all([
@@ -296,7 +274,7 @@ async function load() {
   }
   const names = Object.fromEntries(members.map((m) => [m.id, m.name]));
   const groupNames = Object.fromEntries(groups.map((g) => [g.id, g.name]));
-  sections.push(membersSection(members), groupsSection(groups, names, members), bookingsSection(bookings, groups), seriesSection(groups),
+  sections.push(weekSection(groups, settings, load), membersSection(members), groupsSection(groups, names, members), bookingsSection(bookings, groups), seriesSection(groups),
     flagsSection(flagged, groupNames), closuresSection(closures));
   main.replaceChildren(...sections);
 }

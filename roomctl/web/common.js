@@ -127,15 +127,126 @@ export function timerMood(session, remaining) {
   return "";
 }
 
-/** Local time of an ISO instant in the room's language. */
-export function clock(iso, options = { hour: "2-digit", minute: "2-digit" }) {
-  if (!iso) return "";
-  return new Date(iso).toLocaleTimeString(lang() === "en" ? "en-GB" : "nl-NL", options);
+// -- the room's time zone: every page shows times on the room's wall clock, whatever the browser's zone is ------
+
+let roomZone; // IANA name, from the screen state (room.timezone) or /api/v1/booking/settings; until then the browser's
+
+/** Use the room's time zone for every time shown from now on (ignored when empty). */
+export function setTimeZone(zone) {
+  if (zone) roomZone = zone;
 }
 
-export function day(iso) {
+/** The room's time zone (undefined until a page learnt it). */
+export function timeZone() {
+  return roomZone;
+}
+
+export function locale() {
+  return lang() === "en" ? "en-GB" : "nl-NL";
+}
+
+/** Wall-clock time of an ISO instant in the room's zone. */
+export function clock(iso, options = { hour: "2-digit", minute: "2-digit" }) {
   if (!iso) return "";
-  return new Date(iso).toLocaleDateString(lang() === "en" ? "en-GB" : "nl-NL", { weekday: "long", day: "numeric", month: "long" });
+  return new Date(iso).toLocaleTimeString(locale(), { ...options, timeZone: roomZone });
+}
+
+export function day(iso, options = { weekday: "long", day: "numeric", month: "long" }) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleDateString(locale(), { ...options, timeZone: roomZone });
+}
+
+/** The offset (ms) of the room's zone from UTC at instant ``ms``. */
+export function zoneOffset(ms) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: roomZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second) - ms;
+}
+
+/** "2027-03-01T09:00" on the room's wall clock → ISO 8601 instant (UTC). */
+export function roomInstant(wall) {
+  const [d, tm] = wall.split("T");
+  const [y, mo, da] = d.split("-").map(Number);
+  const [hh, mi] = tm.split(":").map(Number);
+  const guess = Date.UTC(y, mo - 1, da, hh, mi);
+  return new Date(guess - zoneOffset(guess - zoneOffset(guess))).toISOString();
+}
+
+/** The room's wall clock at an instant: {date: "2027-03-01", time: "09:00", weekday: 0..6 (Monday 0)}. */
+export function wallClock(iso) {
+  const ms = new Date(iso).getTime();
+  const local = new Date(ms + zoneOffset(ms));
+  const date = local.toISOString().slice(0, 10);
+  return { date, time: local.toISOString().slice(11, 16), weekday: (local.getUTCDay() + 6) % 7 };
+}
+
+// -- states in words: no page shows a raw identifier ---------------------------------------------------------
+
+export const WORDS = {
+  phase: {
+    idle: { nl: "Geen sessie", en: "No session" }, arrival: { nl: "Aankomst", en: "Arrival" },
+    analysis: { nl: "Analyse", en: "Analysis" }, problem: { nl: "Probleemstelling", en: "Problem statement" },
+    brainstorm: { nl: "Brainstorm", en: "Brainstorm" }, proposal: { nl: "Verbetervoorstel", en: "Improvement proposal" },
+    validation: { nl: "Validatie", en: "Validation" }, break: { nl: "Pauze", en: "Break" }, custom: { nl: "Eigen stap", en: "Own step" },
+    wrapup: { nl: "Afronding", en: "Wrap-up" }, ended: { nl: "Afgelopen", en: "Ended" },
+  },
+  booking: {
+    booked: { nl: "geboekt", en: "booked" }, checked_in: { nl: "ingecheckt", en: "checked in" },
+    released: { nl: "vrijgegeven", en: "released" }, cancelled: { nl: "geannuleerd", en: "cancelled" },
+    ended: { nl: "afgelopen", en: "ended" }, moving: { nl: "wordt verplaatst", en: "being moved" },
+    single: { nl: "los", en: "single" }, series: { nl: "reeks", en: "series" }, walkin: { nl: "inloop", en: "walk-in" },
+  },
+  recording: {
+    idle: { nl: "geen opname", en: "not recording" }, consent: { nl: "toestemming gevraagd", en: "asking for consent" },
+    recording: { nl: "opname loopt", en: "recording" }, finishing: { nl: "uitschrijven…", en: "transcribing…" },
+    error: { nl: "opname niet mogelijk", en: "recording not possible" },
+  },
+  proposal: {
+    waiting: { nl: "wacht", en: "waiting" }, writing: { nl: "wordt geschreven", en: "being written" },
+    ready: { nl: "te beoordelen", en: "to be judged" }, revising: { nl: "wordt herschreven", en: "being revised" },
+    accepted: { nl: "aangenomen", en: "accepted" }, rejected: { nl: "afgewezen", en: "rejected" }, failed: { nl: "mislukt", en: "failed" },
+  },
+  availability: {
+    online: { nl: "online", en: "online" }, offline: { nl: "offline", en: "offline" },
+    assumed: { nl: "aangenomen (geen terugmelding)", en: "assumed (no feedback)" }, unknown: { nl: "nog niet gezien", en: "not seen yet" },
+  },
+  scene: {
+    arrival: { nl: "Aankomst", en: "Arrival" }, clip: { nl: "Video", en: "Video" }, brainstorm: { nl: "Brainstorm", en: "Brainstorm" },
+    break: { nl: "Pauze", en: "Break" }, leave: { nl: "Vertrek (alles uit)", en: "Leaving (all off)" },
+    focus: { nl: "Focus", en: "Focus" }, presentation: { nl: "Presentatie", en: "Presentation" },
+  },
+  sceneStatus: {
+    running: { nl: "wordt ingesteld…", en: "being set…" }, complete: { nl: "alle apparaten bevestigd", en: "every device confirmed" },
+    incomplete: { nl: "niet alle apparaten bevestigd", en: "not every device confirmed" }, superseded: { nl: "vervangen", en: "replaced" },
+  },
+  alarm: {
+    held_open: { nl: "deur te lang open", en: "door held open" }, forced: { nl: "deur geforceerd", en: "door forced" },
+    lockout: { nl: "lezer geblokkeerd na mislukte pogingen", en: "reader locked after failed tries" },
+    reader_offline: { nl: "paslezer offline", en: "badge reader offline" },
+  },
+};
+
+/** What a device is doing, in words: "aan, 80 %", "open 60 %", "CO₂ 480 ppm". */
+export function deviceState(device) {
+  const state = device.state || {};
+  const parts = [];
+  if (state.on === true) parts.push(t({ nl: "aan", en: "on" }));
+  if (state.on === false) parts.push(t({ nl: "uit", en: "off" }));
+  if (typeof state.brightness === "number" && state.on !== false) parts.push(`${state.brightness} %`);
+  if (typeof state.position === "number") parts.push(state.position === 0 ? t({ nl: "dicht", en: "closed" }) : `${t({ nl: "open", en: "open" })} ${state.position} %`);
+  if (state.value !== undefined && state.value !== null) {
+    const units = { co2: " ppm", temperature: " °C", humidity: " %" };
+    if (device.kind === "presence") parts.push(state.value ? t({ nl: "iemand aanwezig", en: "someone present" }) : t({ nl: "niemand", en: "nobody" }));
+    else parts.push(`${typeof state.value === "number" ? Math.round(state.value * 10) / 10 : state.value}${units[device.kind] || ""}`);
+  }
+  return parts.join(", ") || word("availability", device.availability);
+}
+
+/** A state or status identifier in words (``word("booking", "checked_in")`` → "ingecheckt"); unknown ids lose their underscores. */
+export function word(group, id) {
+  if (id === null || id === undefined || id === "") return "—";
+  const known = (WORDS[group] || {})[id];
+  return known ? t(known) : String(id).replace(/_/g, " ");
 }
 
 /** mm:ss from seconds (negative shows as +mm:ss over time). */

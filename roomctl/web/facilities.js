@@ -1,6 +1,6 @@
 // /facilities: every room of the site live (WebSocket), alerts to acknowledge, and room use over a period.
 // Plots are inline SVG built here: no chart library, nothing from the internet.
-import { api, clock, day, h, lang, setLang, t, token } from "/static/common.js";
+import { api, clock, day, h, lang, setLang, setTimeZone, t, token, word } from "/static/common.js";
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
@@ -79,21 +79,23 @@ function roomCard(room) {
   if (room.sensors.co2 !== undefined) sensors.push(`CO₂ ${Math.round(room.sensors.co2)} ppm`);
   if (room.sensors.temperature !== undefined) sensors.push(`${room.sensors.temperature.toFixed(1)} °C`);
   const next = room.next_booking ? `${day(room.next_booking.start)} ${clock(room.next_booking.start)}–${clock(room.next_booking.end)}` : t(TEXT.none);
-  const alarms = [...room.alarms.map((a) => a.kind), ...room.alerts.map((a) => a.message)];
+  const alarms = [...room.alarms.map((a) => word("alarm", a.kind)), ...room.alerts.map((a) => a.message)];
   return h("article", { class: "room", "data-testid": "room-card", "data-room": room.id, "data-status": room.status },
     h("h3", {}, h("span", {}, room.name, room.local ? h("span", { class: "muted" }, ` (${t(TEXT.thisRoom)})`) : null),
       h("span", { class: "badge", "data-testid": "room-status" }, t(TEXT.status[room.status]) || room.status)),
     room.status === "stale" ? h("p", { class: "muted" }, room.status_reason) : null,
     h("dl", {},
-      h("dt", {}, t(TEXT.phase)), h("dd", { "data-testid": "room-phase" }, room.phase || "—"),
+      h("dt", {}, t(TEXT.phase)), h("dd", { "data-testid": "room-phase" }, word("phase", room.phase)),
       h("dt", {}, t(TEXT.next)), h("dd", {}, next),
       h("dt", {}, t(TEXT.door)), h("dd", {}, doorText(room.door)),
       sensors.length ? [h("dt", {}, t(TEXT.sensors)), h("dd", { "data-testid": "room-sensors" }, sensors.join(" · "))] : null,
-      alarms.length ? [h("dt", {}, t(TEXT.alarms)), h("dd", { class: "alarm" }, alarms.join("; "))] : null,
       h("dt", {}, t(TEXT.updated)), h("dd", { class: "muted" }, room.age_seconds === null ? "—" : `${Math.round(room.age_seconds)} ${t(TEXT.ago)}`)),
+    // alarms get the card's whole width below the facts, one per line, so a long one stays readable
+    alarms.length ? h("div", { class: "alarms", "data-testid": "room-alarms" }, h("strong", {}, t(TEXT.alarms)),
+      h("ul", {}, alarms.map((a) => h("li", { class: "alarm" }, a)))) : null,
     room.devices.length ? h("details", {}, h("summary", {}, `${t(TEXT.devices)} (${room.devices.filter((d) => d.availability === "offline").length} offline)`),
       h("ul", { class: "devices" }, room.devices.map((d) => h("li", {},
-        h("span", { class: `dot ${d.availability}` }), `${d.name}: ${d.availability}`,
+        h("span", { class: `dot ${d.availability}` }), `${d.name}: ${word("availability", d.availability)}`,
         d.last_seen ? h("span", { class: "muted" }, ` · ${t(TEXT.lastSeen)} ${clock(d.last_seen)}`) : null)))) : null);
 }
 
@@ -265,5 +267,4 @@ select.value = lang();
 select.addEventListener("change", () => { setLang(select.value); labels(); renderRooms(); renderUse(); });
 labels();
 token();
-follow();
-loadUse();
+api("/api/v1/booking/settings").then((s) => { setTimeZone(s.timezone); renderRooms(); renderUse(); }).catch(() => {}).finally(() => { follow(); loadUse(); });

@@ -1,6 +1,6 @@
 // The printable learning-time report: minutes used against minutes offered, and the validated proposals.
 // Members see their own (and their groups' totals), facilitators their groups', admins everyone's.
-import { api, day, h, lang, setLang, t, token } from "/static/common.js";
+import { api, day, h, lang, setLang, setTimeZone, t, token } from "/static/common.js";
 
 const TEXT = {
   title: { nl: "Leertijdverantwoording", en: "Learning-time report" },
@@ -113,6 +113,7 @@ async function load() {
   if (!subject) return;
   try {
     report = await api(`/api/v1/reports/learning-time/${subject}?${params}`);
+    setTimeZone(report.period && report.period.timezone);
     render();
   } catch (err) {
     report = null;

@@ -1,11 +1,14 @@
 // The facilitator's tablet (10 inch, portrait or landscape): paired with the PIN on the projector, it steers the
 // session. Every tablet follows the same screen state over /ws, so several tablets stay in sync; a section
 // whose text field has the focus is left alone while the state changes, so typing is never interrupted.
-import { ApiError, api, clock, countdown, followScreen, h, lang, remainingSeconds, setLang, setToken, t, timerMood, token } from "/static/common.js";
+import { ApiError, api, clock, countdown, deviceState, followScreen, h, lang, remainingSeconds, setLang, setTimeZone, setToken, t, timerMood, token, word } from "/static/common.js";
 import { weekSections } from "/static/tablet-weeks.js";
 
 const TICK_MS = 1000;
 const EXTEND_MINUTES = 5;
+/** Sections that steer the session, in the order they sit in their own pane (left in landscape, top in portrait). */
+const CONTROL_ORDER = ["now", "idle", "recording", "proposal", "clip", "room"];
+const CONTROL_KEYS = new Set(CONTROL_ORDER);
 
 const TEXT = {
   session: { nl: "Sessie", en: "Session" },
@@ -69,6 +72,8 @@ const TEXT = {
   showPin: { nl: "Toon de code op het scherm", en: "Show the code on the screen" },
   pair: { nl: "Koppelen", en: "Pair" },
   offline: { nl: "Geen verbinding — opnieuw verbinden…", en: "No connection — reconnecting…" },
+  room: { nl: "De ruimte", en: "The room" },
+  scene: { nl: "Scène", en: "Scene" },
 };
 
 let state = {};
@@ -106,7 +111,7 @@ function nowSection(session) {
   const mood = timerMood(session, remaining);
   const label = session.paused ? TEXT.paused : mood === "overtime" ? TEXT.over : mood === "warning" ? TEXT.lastMinute : TEXT.left;
   const last = session.index === session.count - 1;
-  return h("section", { class: "now" },
+  return h("section", { class: "now", "data-key": "now" },
     h("h2", {}, `${t(TEXT.session)} · ${session.group || ""}`),
     h("p", { class: "big", "data-testid": "tablet-step" }, `${session.index + 1}/${session.count} ${t(session.step.title)}`),
     h("p", { class: `tablet-timer ${mood}`, "data-mood": mood || "calm" },
@@ -114,7 +119,7 @@ function nowSection(session) {
     h("div", { class: "row controls" },
       h("button", { onclick: () => command("previous"), disabled: session.index === 0, "data-testid": "previous" }, t(TEXT.previous)),
       h("button", { class: "primary wide", onclick: () => command("next"), "data-testid": "next" }, t(last ? TEXT.finish : TEXT.next))),
-    h("div", { class: "row" },
+    h("div", { class: "row secondary" },
       session.paused ? button(TEXT.resume, "resume") : button(TEXT.pause, "pause"),
       button(TEXT.extend, "extend", { minutes: EXTEND_MINUTES }, { testid: "extend" }),
       h("button", { class: "danger", "data-testid": "end", onclick: () => confirm(t(TEXT.endConfirm)) && command("end") }, t(TEXT.end))));
@@ -125,7 +130,7 @@ function clipSection(session) {
   const progress = session.clip_progress;
   const stateText = session.clip_state ? t(TEXT.clipStates[session.clip_state]) : "";
   const position = progress && progress.length_ms ? ` · ${countdown(progress.position_ms / 1000)} / ${countdown(progress.length_ms / 1000)}` : "";
-  return h("section", {},
+  return h("section", { "data-key": "clip" },
     h("h2", {}, t(TEXT.clip)),
     h("p", { "data-testid": "clip-state" }, stateText, position),
     progress && progress.state === "error" ? h("p", { class: "error" }, `${t(TEXT.clipError)}: ${progress.error || ""}`) : null,
@@ -158,7 +163,7 @@ function choiceSection(session) {
       },
     });
     return h("li", { class: onScreen.has(q.id) ? "on-screen" : "" },
-      h("div", { class: "question-line" }, toggle, h("span", { class: "q" }, t(q)),
+      h("div", { class: "question-line" }, h("label", { class: "tap" }, toggle), h("span", { class: "q" }, t(q)),
         onScreen.has(q.id) ? button(TEXT.hide, "hide_question", { question: q.id }, { testid: `hide-${q.id}` })
                            : button(TEXT.show, "show_question", { question: q.id }, { testid: `show-${q.id}` })),
       h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); command("note", { question: q.id, text: note.value }); note.blur(); } },
@@ -181,9 +186,9 @@ function recordingSection() {
     recording: [button(TEXT.stop, "record_stop", {}, { class: "danger", testid: "record-stop" })],
     finishing: [],
   };
-  return h("section", {},
+  return h("section", { "data-key": "recording" },
     h("h2", {}, t(TEXT.recording)),
-    h("p", { class: rec.state === "recording" ? "recording-on" : "", "data-testid": "recording-state" }, rec.message ? t(rec.message) : rec.state),
+    h("p", { class: rec.state === "recording" ? "recording-on" : "", "data-testid": "recording-state" }, rec.message ? t(rec.message) : word("recording", rec.state)),
     h("div", { class: "row" }, actions[rec.state] || []));
 }
 
@@ -271,8 +276,9 @@ function proposalSection(session) {
   const draft = (p && p.draft) || {};
   const remarks = h("textarea", { rows: 2, placeholder: t(TEXT.remarks), "data-testid": "remarks" });
   const judging = p && p.state === "ready";
+  const writer = state.proposal_writer && state.proposal_writer.label;
   return h("section", { "data-key": "proposal" },
-    h("h2", {}, t(TEXT.proposal)),
+    h("h2", {}, t(TEXT.proposal), writer ? h("span", { class: "writer-label", "data-testid": "proposal-writer" }, t(writer)) : null),
     p ? h("p", { "data-testid": "proposal-message" }, t(p.message)) : null,
     draft.title ? h("p", { class: "big" }, draft.title) : null,
     p ? sentSection(p) : null,
@@ -285,7 +291,7 @@ function proposalSection(session) {
 }
 
 function planSection(session) {
-  return h("section", {},
+  return h("section", { "data-key": "plan" },
     h("h2", {}, t(TEXT.plan)),
     h("ol", { class: "plan" }, session.plan.map((step, i) =>
       h("li", { class: i === session.index ? "current" : i < session.index ? "done" : "" },
@@ -299,18 +305,30 @@ function agendaSection() {
   const booking = state.booking || {};
   const today = booking.today || [];
   const current = booking.current;
-  return h("section", {}, h("h2", {}, t(TEXT.today)),
+  return h("section", { "data-key": "agenda" }, h("h2", {}, t(TEXT.today)),
     !state.session && current ? h("button", { class: "primary", "data-testid": "start", onclick: () => command("start") }, `${t(TEXT.startFor)} ${current.group}`) : null,
     today.length
-      ? h("table", {}, today.map((b) => h("tr", {}, h("td", {}, `${clock(b.start)}–${clock(b.end)}`), h("td", {}, b.group), h("td", { class: "muted" }, b.status))))
+      ? h("table", {}, today.map((b) => h("tr", {}, h("td", {}, `${clock(b.start)}–${clock(b.end)}`), h("td", {}, b.group), h("td", { class: "muted" }, word("booking", b.status)))))
       : h("p", { class: "muted" }, "—"));
+}
+
+function roomSection() {
+  const part = state.devices || {};
+  const devices = (part.devices || []).filter((d) => d.kind !== "presence");
+  if (!devices.length) return null;
+  const scene = part.scene;
+  return h("section", { "data-key": "room" }, h("h2", {}, t(TEXT.room)),
+    scene ? h("p", { "data-testid": "room-scene", "data-scene": scene.name, "data-status": scene.status },
+      `${t(TEXT.scene)}: `, h("strong", {}, word("scene", scene.name)), ` — ${word("sceneStatus", scene.status)}`) : null,
+    h("ul", { class: "devices", "data-testid": "room-devices" }, devices.map((d) =>
+      h("li", { "data-device": d.id }, h("span", {}, d.name), h("span", { class: "muted" }, deviceState(d))))));
 }
 
 // -- rendering ----------------------------------------------------------------------------------------------
 
 function sections() {
   const session = state.session;
-  if (!session) return [h("section", { class: "wide-section" }, h("p", { "data-testid": "no-session" }, t(TEXT.noSession))), agendaSection()];
+  if (!session) return [h("section", { "data-key": "idle" }, h("p", { "data-testid": "no-session" }, t(TEXT.noSession))), agendaSection()];
   const list = [nowSection(session), previewPanel(session), clipSection(session), ...weekSections(state, command)];  // issue 19: over weeks
   if (session.phase === "arrival") list.push(choiceSection(session), planSection(session));
   else {
@@ -318,25 +336,35 @@ function sections() {
     if (["proposal", "validation", "brainstorm"].includes(session.phase) || state.proposal) list.push(proposalSection(session));
     list.push(planSection(session), choiceSection(session));
   }
-  list.push(agendaSection());
+  list.push(roomSection(), agendaSection());
   return list.filter(Boolean).map((section, i) => {
     if (!section.dataset.key) section.dataset.key = `s${i}`;
     return section;
   });
 }
 
+// The two panes persist between renders, so each keeps its scroll position while the state changes.
+const controlsPane = h("div", { class: "pane pane-controls", "data-testid": "controls-pane" });
+const contentPane = h("div", { class: "pane pane-content", "data-testid": "content-pane" });
+
 function render(force = false) {
+  setTimeZone(state.room && state.room.timezone);
+  document.documentElement.lang = lang();
   const focused = document.activeElement;
   const editing = focused && ["INPUT", "TEXTAREA"].includes(focused.tagName) && focused.type !== "checkbox" && main.contains(focused);
   const fresh = sections();
   if (editing && !force) {
-    const keep = [...main.children].find((s) => s.contains(focused));
+    const keep = [...main.querySelectorAll("[data-key]")].find((s) => s.contains(focused));
     if (keep) {
       const at = fresh.findIndex((s) => s.dataset.key === keep.dataset.key);
       if (at >= 0) fresh[at] = keep;
     }
   }
-  main.replaceChildren(banner, ...fresh);
+  const controls = fresh.filter((s) => CONTROL_KEYS.has(s.dataset.key));
+  controls.sort((a, b) => CONTROL_ORDER.indexOf(a.dataset.key) - CONTROL_ORDER.indexOf(b.dataset.key));
+  controlsPane.replaceChildren(banner, ...controls);
+  contentPane.replaceChildren(...fresh.filter((s) => !CONTROL_KEYS.has(s.dataset.key)));
+  if (main.firstChild !== controlsPane || main.lastChild !== contentPane) main.replaceChildren(controlsPane, contentPane);
 }
 
 function tick() {

@@ -35,9 +35,16 @@ def app_client(
     monkeypatch.setenv("ROOMCTL_ANTHROPIC_API_KEY", KEY)
     room = build_room(make_settings(llm={"base_url": fake.base_url}))
     group = seed_group(room)
+    now = room.clock.now().isoformat()
+    with room.db.atomic():  # the sessions the tests ask for, of the group (a proposal needs its group's session)
+        for session_id in (1, 3, 7, 9):
+            room.db.execute(
+                "insert into sessions (id, group_id, videoframe_id, videoframe_version, started_at, state, updated_at) "
+                "values (?, ?, 'vf', '1', ?, '{}', ?)", [session_id, group, now, now])  # fmt: skip
     headers = {}
     for role in ("facilitator", "admin", "facilities", "kiosk"):
-        _, token = create_token(room.db, role, label=role, now=room.clock.now())
+        bound = {"group_id": group} if role == "facilitator" else {}  # the group's tablet
+        _, token = create_token(room.db, role, label=role, now=room.clock.now(), **bound)
         headers[role] = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(room)) as client:
         client.app.state.room.service(ProposalService).outbox.backoff_base = 0.05  # type: ignore[attr-defined]

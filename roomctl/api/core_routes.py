@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from roomctl.api.deps import get_room, get_room_ws
+from roomctl.api.feeds import screen_view, token_alive
 from roomctl.api.push import push
-from roomctl.api.security import Role, allow_ws, public
+from roomctl.api.security import Principal, Role, allow_ws, public
 from roomctl.core.room import Room
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,12 @@ async def metrics(room: Room = Depends(get_room)) -> Response:
 async def screen_state(
     websocket: WebSocket,
     room: Room = Depends(get_room_ws),
-    _principal: Any = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
+    principal: Principal = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
 ) -> None:
-    """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``)."""
-    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), room.screen.snapshot,
-               resend_seconds=WS_PING_SECONDS)  # fmt: skip
+    """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``).
+
+    Only the kiosk's feed carries the pairing PIN; a group's session parts go only to callers holding that
+    group; the WebSocket closes (4401) within seconds of its token being revoked or expiring.
+    """
+    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), screen_view(room, principal),
+               resend_seconds=WS_PING_SECONDS, alive=token_alive(room, principal))  # fmt: skip

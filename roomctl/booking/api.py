@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from roomctl.api.deps import get_room
+from roomctl.api.scope import ScopeDep
 from roomctl.api.security import Role, allow
 from roomctl.booking import api_bookings, api_series
 from roomctl.booking.api_bookings import BookingDep
@@ -168,9 +169,9 @@ async def booking_settings(room: Room = Depends(get_room)) -> dict[str, Any]:
 
 
 @router.get("/groups", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
-async def list_groups(repo: BookingRepository = Depends(_repo)) -> list[dict[str, Any]]:
-    """Every group. Admin and facilitators."""
-    return [group_view(g) for g in repo.groups()]
+async def list_groups(scope: ScopeDep, repo: BookingRepository = Depends(_repo)) -> list[dict[str, Any]]:
+    """Every group the caller holds (admin: all; a facilitator's token: its own). Admin and facilitators."""
+    return [group_view(g) for g in repo.groups() if scope.holds(g.id)]
 
 
 @router.post("/groups", status_code=201, dependencies=[allow(Role.ADMIN)])

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room
-from roomctl.api.security import Principal, Role, allow
-from roomctl.booking.api_bookings import BookingDep, facilitated_groups, require_group
+from roomctl.api.scope import ScopeDep
+from roomctl.api.security import Role, allow
+from roomctl.booking.api_bookings import BookingDep
 from roomctl.booking.closures import ClosureStore, parse_ics
 from roomctl.booking.series import MAX_SLOTS, make_spec
 from roomctl.core.room import Room
@@ -77,11 +78,12 @@ async def list_series(
     flagged: bool = Query(False, description="only series flagged for no-shows"),
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    scope: ScopeDep,
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> list[dict[str, Any]]:
     """Series with their no-show streak and flag; a facilitator's token sees its own groups. Admin, facilitator."""
-    allowed = facilitated_groups(principal, service.repo)
-    groups = allowed if group is None else ({group} & allowed if allowed is not None else {group})
+    scope.require("group_id", group)
+    groups = (set(scope.groups) if scope.groups is not None else None) if group is None else {group}
     return service.series.listing(group_ids=groups, flagged_only=flagged, now=room.clock.now())
 
 
@@ -91,11 +93,10 @@ async def get_series(
     series_id: int,
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """A series with every occurrence. Admin, facilitator."""
     series = service.series.get(series_id, room.clock.now())
-    require_group(principal, service.repo, series["group_id"])
     return {**series, "occurrences": [b.as_dict() for b in service.series.occurrences_of(series_id)]}
 
 
@@ -104,10 +105,9 @@ async def clear_flag(
     *,
     series_id: int,
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """Clear a series' no-show flag. Admin, facilitator."""
-    require_group(principal, service.repo, service.series.row(series_id)["group_id"])
     return service.series.clear_flag(series_id)
 
 
@@ -131,16 +131,15 @@ async def calendar_feed(
     end: AwareDatetime | None = Query(None, description="until (default: the longest series ahead)"),
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES),
+    scope: ScopeDep,
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES),
 ) -> Response:
     """The room's (or a group's) bookings as iCalendar (RFC 5545). Admin, facilitator, facilities."""
     now = room.clock.now()
     names = {g.id: g.name for g in service.repo.groups()}
     if group is not None:
-        if group not in names:
-            raise ValidationError(f"group {group} does not exist; pick one from GET /api/v1/groups", field="group")
-        require_group(principal, service.repo, group)
-    elif facilitated_groups(principal, service.repo) is not None:
+        scope.require("group_id", group)
+    elif scope.groups is not None:
         raise ValidationError("a facilitator's token reads its group's feed: add ?group=ID", field="group")
     tz = room.settings.room.tz
     today = datetime.combine(now.astimezone(tz).date(), time(0), tz)

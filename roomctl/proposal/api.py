@@ -9,10 +9,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import provide
+from roomctl.api.scope import ScopeDep, owner
 from roomctl.api.security import Role, allow
+from roomctl.core.room import Room
+from roomctl.errors import NotFoundError
 from roomctl.proposal.content import MAX_TEXT, Step
 from roomctl.proposal.export import portfolio_html, portfolio_markdown
-from roomctl.proposal.service import ProposalService
+from roomctl.proposal.service import MAX_MATERIAL_CHARS, ProposalService
 
 router = APIRouter(tags=["proposals"], dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
 
@@ -33,11 +36,12 @@ class AskBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    transcript: str | None = Field(None, description="the brainstorm text; default: the session's stored transcript")
+    transcript: str | None = Field(None, max_length=MAX_MATERIAL_CHARS,
+                                   description="the brainstorm text; default: the session's stored transcript")
     work_situation: str = Field("", max_length=20000)
     problem: str = Field("", max_length=20000)
     kader_notes: list[KaderNote] = Field(default_factory=list, max_length=50)
-    group_id: int | None = Field(None, description="default: the session's group")
+    group_id: int | None = Field(None, description="the session's group (any other is refused); default: that group")
     idempotency_key: str | None = Field(None, min_length=1, max_length=MAX_KEY_LENGTH)
 
 
@@ -68,21 +72,39 @@ ServiceDep = Annotated[ProposalService, Depends(provide(ProposalService))]
 """The proposal service, the one way these routes reach it."""
 
 
+@owner("proposal_id", "proposal")
+def proposal_group(room: Room, proposal_id: int) -> int | None:
+    """The group a proposal was made for (the group scope's resolver for ``{proposal_id}``)."""
+    row = room.db.execute("select group_id from proposals where id = ?", [proposal_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"there is no proposal {proposal_id}")
+    group_id: int | None = row[0]
+    return group_id
+
+
 @router.post("/sessions/{session_id}/proposals", status_code=202)
 async def ask_for_proposal(
     session_id: int,
     body: AskBody,
     service: ServiceDep,
+    scope: ScopeDep,
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
 ) -> JSONResponse:
-    """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists."""
+    """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists.
+
+    The session must exist and be of a group the caller holds (the group scope checks ``session_id``); a
+    ``group_id`` other than the session's is refused like a missing one.
+    """
+    session_group = scope.require("session_id", session_id)
+    if body.group_id is not None and body.group_id != session_group:
+        raise NotFoundError(f"session {session_id} is not of group {body.group_id}")
     request, created = service.ask(
         session_id,
         transcript=body.transcript,
         work_situation=body.work_situation,
         problem=body.problem,
         kader_notes=[(n.question, n.note) for n in body.kader_notes],
-        group_id=body.group_id,
+        group_id=session_group,
         idempotency_key=body.idempotency_key or idempotency_key,
     )
     return JSONResponse(request, status_code=202 if created else 200)

@@ -24,4 +24,10 @@ def _tokens(db: sqlite_utils.Database) -> None:
     db["tokens"].create_index(["token_hash"], unique=True)  # type: ignore[union-attr]
 
 
-MIGRATIONS = [Migration("core_0001_tokens", _tokens)]
+def _token_bindings(db: sqlite_utils.Database) -> None:
+    """A token's expiry and what it is bound to: a group and booking (paired tablets), one reader."""
+    for column in ("expires_at text", "group_id integer", "booking_id integer", "reader text"):
+        db.execute(f"alter table tokens add column {column}")
+
+
+MIGRATIONS = [Migration("core_0001_tokens", _tokens), Migration("core_0002_token_bindings", _token_bindings)]

@@ -39,8 +39,8 @@ def app_client(
     with room.db.atomic():  # the sessions the tests ask for, of the group (a proposal needs its group's session)
         for session_id in (1, 3, 7, 9):
             room.db.execute(
-                "insert into sessions (id, group_id, videoframe_id, videoframe_version, started_at, state, updated_at) "
-                "values (?, ?, 'vf', '1', ?, '{}', ?)", [session_id, group, now, now])  # fmt: skip
+                "insert into sessions (id, group_id, videoframe_id, videoframe_version, started_at, ended_at, state, "
+                "updated_at) values (?, ?, 'vf', '1', ?, ?, '{}', ?)", [session_id, group, now, now, now])  # fmt: skip
     headers = {}
     for role in ("facilitator", "admin", "facilities", "kiosk"):
         bound = {"group_id": group} if role == "facilitator" else {}  # the group's tablet

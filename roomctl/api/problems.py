@@ -49,7 +49,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {404: "Not found", 405: "Method not allowed", 408: "Request timeout", 413: "Content too large"}
         return problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"), str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room
+from roomctl.api.limits import CALENDAR_BODY_BYTES
 from roomctl.api.scope import ScopeDep
 from roomctl.api.security import Role, allow
 from roomctl.booking.api_bookings import BookingDep
@@ -155,6 +156,7 @@ async def calendar_feed(
 @router.post(
     "/closures/import",
     dependencies=[allow(Role.ADMIN)],
+    max_body_size=CALENDAR_BODY_BYTES,
     openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def import_closures(

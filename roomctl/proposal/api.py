@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import provide
+from roomctl.api.limits import ASK_BODY_BYTES
 from roomctl.api.scope import ScopeDep, owner
 from roomctl.api.security import Role, allow
 from roomctl.core.room import Room
@@ -82,7 +83,7 @@ def proposal_group(room: Room, proposal_id: int) -> int | None:
     return group_id
 
 
-@router.post("/sessions/{session_id}/proposals", status_code=202)
+@router.post("/sessions/{session_id}/proposals", status_code=202, max_body_size=ASK_BODY_BYTES)
 async def ask_for_proposal(
     session_id: int,
     body: AskBody,

@@ -53,7 +53,7 @@ async def list_videoframes(session: SessionDep) -> list[dict[str, Any]]:
     return [{**f.to_dict(), "versions": library.versions(f.id)} for f in frames]
 
 
-@router.post("/videoframes", dependencies=[allow(Role.ADMIN)], status_code=201)
+@router.post("/videoframes", dependencies=[allow(Role.ADMIN)], status_code=201, max_body_size=MAX_PACKAGE_BYTES)
 async def install_videoframe(request: Request, session: SessionDep, replace: bool = False) -> JSONResponse:
     """Install a videoframe package sent as the body (a zip).
 

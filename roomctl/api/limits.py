@@ -62,7 +62,7 @@ def _rules(app: Any) -> list[_RouteRule]:
             if isinstance(route, APIRoute):
                 public = any(isinstance(d, PublicMarker) for d in declared_access(route.dependant))
                 limit = route.max_body_size if route.max_body_size is not None else DEFAULT_BODY_BYTES
-                cached.append(_RouteRule(compile_path(path)[0], frozenset(route.methods), public, limit))
+                cached.append(_RouteRule(compile_path(path)[0], frozenset(route.methods or ()), public, limit))
         app.state._body_rules = cached
     return cached
 

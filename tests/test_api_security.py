@@ -254,3 +254,17 @@ def test_ids_out_of_range_answer_404(client_and_tokens: Any) -> None:
             response = client.request("POST" if path.endswith("badges") else "GET", path, headers=admin, json={"uid": "04A1B2C3"})
             assert response.status_code in (404, 422), (path, response.status_code)
             assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_pages_send_a_strict_content_security_policy(client_and_tokens: Any) -> None:
+    _, client, tokens = client_and_tokens
+    for page in ("/kiosk", "/tablet", "/admin", "/facilities", "/report"):
+        response = client.get(page)
+        assert response.status_code == 200
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-eval" not in policy and "script-src 'self' 'unsafe-inline'" not in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    api = client.get("/api/v1/members", headers={"Authorization": f"Bearer {tokens['admin']}"})
+    assert api.headers["x-content-type-options"] == "nosniff"

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute
 
 from roomctl import __version__
 from roomctl.api import core_routes, pages
-from roomctl.api.limits import AuthBeforeBodyMiddleware
+from roomctl.api.limits import AuthBeforeBodyMiddleware, SecurityHeadersMiddleware
 from roomctl.api.problems import install_problem_handlers
 from roomctl.core.room import Room
 from roomctl.runtime import API_PREFIX, CAPABILITIES
@@ -42,6 +42,7 @@ def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(AuthBeforeBodyMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.room = room
     install_problem_handlers(app)
     app.include_router(core_routes.router)

@@ -40,7 +40,7 @@ def _tap(client: TestClient, token: str, uid: str, **extra: Any) -> Any:
 
 
 def test_a_reader_tokens_taps_are_its_own_readers_and_answer_no_name(door: Any) -> None:
-    client, room, tokens, clock = door
+    client, room, tokens, _clock = door
     granted = _tap(client, tokens["lobby"], DEMO_MEMBERS[0][1])
     assert granted.status_code == 200, granted.text
     assert granted.json() == {"granted": True, "reason": "member", "reader": "net:lobby"}

@@ -56,6 +56,7 @@ class MqttBus:
         self._client_id = settings.client_id or f"roomctl-{room.site}-{room.id}"
         self._password = password
         self._handlers: list[tuple[str, MessageHandler]] = []
+        self._live_only: set[MessageHandler] = set()  # handlers that never get retained messages
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state: bytes | None = None
         self._connected = False
@@ -132,8 +133,13 @@ class MqttBus:
 
     # -- use ------------------------------------------------------------------------------------------------
 
-    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
-        """Call ``handler(topic, payload)`` on the event loop for every message matching ``topic_filter``."""
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1, *, retained: bool = True) -> None:
+        """Call ``handler(topic, payload)`` on the event loop for every message matching ``topic_filter``.
+
+        ``retained=False`` skips retained messages (a badge tag kept by the broker is not a tap now; issue 14).
+        """
+        if not retained:
+            self._live_only.add(handler)
         self._handlers.append((topic_filter, handler))
         if self._connected:
             self.client.subscribe(topic_filter, qos)
@@ -179,6 +185,8 @@ class MqttBus:
         if self._loop is None:
             return
         for topic_filter, handler in self._handlers:
+            if message.retain and handler in self._live_only:
+                continue
             if mqtt.topic_matches_sub(topic_filter, message.topic):
                 self._loop.call_soon_threadsafe(self._deliver, handler, message.topic, bytes(message.payload))
 

@@ -167,3 +167,49 @@ def list_tokens(db: sqlite_utils.Database) -> list[dict[str, object]]:
             "from tokens order by id"
         )
     )
+
+
+# -- calendar subscriptions ------------------------------------------------------------------------------------
+
+FEED_PREFIX = "cal_"
+"""Calendar feed tokens: read-only, one group's bookings, carried in the subscription URL itself."""
+
+
+def create_feed_token(db: sqlite_utils.Database, group_id: int, *, label: str, now: datetime) -> tuple[int, str]:
+    """A new calendar subscription token for ``group_id``; returns its id and the token (shown once)."""
+    token = FEED_PREFIX + secrets.token_urlsafe(24)
+    with db.atomic():
+        table = db.table("calendar_feeds")
+        table.insert({"group_id": group_id, "token_hash": hash_token(token), "label": label,
+                      "created_at": now.isoformat(), "revoked_at": None})  # fmt: skip
+        feed_id = int(table.last_pk)  # type: ignore[arg-type]
+    return feed_id, token
+
+
+def feed_group(db: sqlite_utils.Database, token: str) -> int | None:
+    """The group whose calendar ``token`` subscribes to, or ``None`` (unknown or revoked)."""
+    if not token.startswith(FEED_PREFIX) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    row = db.execute(
+        "select group_id from calendar_feeds where token_hash = ? and revoked_at is null", [hash_token(token)]
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def list_feed_tokens(db: sqlite_utils.Database, group_id: int) -> list[dict[str, object]]:
+    """A group's calendar subscriptions (never the token)."""
+    return list(db.query("select id, group_id, label, created_at, revoked_at from calendar_feeds where group_id = ? "
+                         "order by id", [group_id]))  # fmt: skip
+
+
+def revoke_feed_token(db: sqlite_utils.Database, group_id: int, feed_id: int, *, now: datetime) -> None:
+    """Revoke one of a group's calendar subscriptions.
+
+    Raises:
+        NotFoundError: The group has no active subscription with that id.
+    """
+    with db.atomic():
+        cursor = db.execute("update calendar_feeds set revoked_at = ? where id = ? and group_id = ? and revoked_at is null",
+                            [now.isoformat(), feed_id, group_id])  # fmt: skip
+    if cursor.rowcount == 0:
+        raise NotFoundError(f"group {group_id} has no active calendar subscription {feed_id}")

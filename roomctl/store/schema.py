@@ -30,4 +30,22 @@ def _token_bindings(db: sqlite_utils.Database) -> None:
         db.execute(f"alter table tokens add column {column}")
 
 
-MIGRATIONS = [Migration("core_0001_tokens", _tokens), Migration("core_0002_token_bindings", _token_bindings)]
+def _calendar_feeds(db: sqlite_utils.Database) -> None:
+    """Per-group read-only calendar subscription tokens (only their hash)."""
+    db.execute(
+        """create table calendar_feeds (
+            id integer primary key,
+            group_id integer not null,
+            token_hash text not null unique,
+            label text not null default '',
+            created_at text not null,
+            revoked_at text
+        )"""
+    )
+
+
+MIGRATIONS = [
+    Migration("core_0001_tokens", _tokens),
+    Migration("core_0002_token_bindings", _token_bindings),
+    Migration("core_0003_calendar_feeds", _calendar_feeds),
+]

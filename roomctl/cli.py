@@ -141,6 +141,9 @@ def token_create(
     expires = now + timedelta(hours=expires_hours) if expires_hours else None
     token_id, value = create_token(db, role, label=label, now=now, member_id=member_id, group_id=group_id,
                                    reader=reader, expires_at=expires)  # fmt: skip
+    from roomctl.api import admin_audit
+
+    admin_audit.append(db, now, None, "token create", f"token {token_id}", 0, {"role": role}, who="cli")
     click.echo(value)
     click.echo(f"token {token_id} ({role}) created; it is shown only now", err=True)
 
@@ -181,11 +184,14 @@ def token_revoke(config: Path | None, token_id: int) -> None:
     """Revoke a token by id."""
     from datetime import UTC, datetime
 
+    from roomctl.api import admin_audit
     from roomctl.api.tokens import revoke_token
     from roomctl.store import open_database
 
     db = open_database(settings_from(config).storage.database_path)
-    revoke_token(db, token_id, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    revoke_token(db, token_id, now=now)
+    admin_audit.append(db, now, None, "token revoke", f"token {token_id}", 0, who="cli")
     click.echo(f"token {token_id} revoked")
 
 

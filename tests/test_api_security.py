@@ -268,3 +268,32 @@ def test_pages_send_a_strict_content_security_policy(client_and_tokens: Any) -> 
         assert response.headers["referrer-policy"] == "no-referrer"
     api = client.get("/api/v1/members", headers={"Authorization": f"Bearer {tokens['admin']}"})
     assert api.headers["x-content-type-options"] == "nosniff"
+
+
+def test_admin_changes_are_audited_append_only(client_and_tokens: Any) -> None:
+    import sqlite3
+
+    from roomctl.api.tokens import verify_token
+
+    app, client, tokens = client_and_tokens
+    room = app.state.room
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    member = client.post("/api/v1/members", json={"name": "Audit Anna"}, headers=admin).json()
+    assert client.post(f"/api/v1/members/{member['id']}/badges", json={"uid": "04A1B2C3"}, headers=admin).status_code == 201
+    assert client.delete(f"/api/v1/members/{member['id']}", headers=admin).status_code == 204
+    refused = client.post("/api/v1/members", json={"name": ""}, headers=admin)
+    assert refused.status_code == 422
+    trail = client.get("/api/v1/admin/audit", headers=admin).json()
+    principal = verify_token(room.db, tokens["admin"], now=room.clock.now())
+    assert principal is not None
+    assert [(e["action"], e["target"]) for e in reversed(trail)] == [
+        ("POST /api/v1/members", "/api/v1/members"),
+        ("POST /api/v1/members/{member_id}/badges", f"/api/v1/members/{member['id']}/badges"),
+        ("DELETE /api/v1/members/{member_id}", f"/api/v1/members/{member['id']}"),
+    ], "successful changes only, each once"
+    assert {(e["token_id"], e["token_label"], e["role"]) for e in trail} == {(principal.token_id, "test", "admin")}
+    assert "Audit Anna" not in str(trail), "no bodies, no names"
+    for statement in ("update admin_audit set role = 'x'", "delete from admin_audit"):
+        with pytest.raises(sqlite3.DatabaseError):
+            room.db.execute(statement)
+    assert client.get("/api/v1/admin/audit", headers={"Authorization": f"Bearer {tokens['facilitator']}"}).status_code == 403

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from fastapi import APIRouter, Depends, WebSocket
+from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from roomctl.api import admin_audit
 from roomctl.api.deps import get_room, get_room_ws
 from roomctl.api.feeds import screen_view, token_alive
 from roomctl.api.push import push
-from roomctl.api.security import Principal, Role, allow_ws, public
+from roomctl.api.security import Principal, Role, allow, allow_ws, public
 from roomctl.core.room import Room
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,14 @@ async def healthz(room: Room = Depends(get_room)) -> JSONResponse:
 async def metrics(room: Room = Depends(get_room)) -> Response:
     """Prometheus metrics. Public: aggregate figures only, as Prometheus scrapes without a token."""
     return Response(generate_latest(room.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/admin/audit", dependencies=[allow(Role.ADMIN)], tags=["core"])
+async def admin_audit_trail(
+    room: Room = Depends(get_room), limit: int = Query(200, ge=1, le=10_000)
+) -> list[dict[str, Any]]:
+    """Who changed members, badges, tokens, groups, bookings, series and closures, and when (newest first)."""
+    return admin_audit.entries(room.db, limit=limit)
 
 
 @router.websocket("/ws")

@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roomctl.api import admin_audit
+from roomctl.api.admin_audit import audited_route
 from roomctl.api.problems import problem
 from roomctl.api.security import PublicMarker, authenticate, declared_access
 from roomctl.errors import AuthError
@@ -46,6 +48,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True)
 class _RouteRule:
+    template: str
     pattern: re.Pattern[str]
     methods: frozenset[str]
     public: bool
@@ -62,7 +65,7 @@ def _rules(app: Any) -> list[_RouteRule]:
             if isinstance(route, APIRoute):
                 public = any(isinstance(d, PublicMarker) for d in declared_access(route.dependant))
                 limit = route.max_body_size if route.max_body_size is not None else DEFAULT_BODY_BYTES
-                cached.append(_RouteRule(compile_path(path)[0], frozenset(route.methods or ()), public, limit))
+                cached.append(_RouteRule(path, compile_path(path)[0], frozenset(route.methods or ()), public, limit))
         app.state._body_rules = cached
     return cached
 
@@ -88,9 +91,10 @@ class AuthBeforeBodyMiddleware:
             return
         rule = _rule_for(scope["app"], scope)
         limit = rule.max_body if rule is not None else DEFAULT_BODY_BYTES
+        principal = None
         if rule is not None and not rule.public:
             try:
-                authenticate(Request(scope))
+                principal = authenticate(Request(scope))
             except AuthError as exc:
                 log.info("refused %s %s before its body: %s", scope["method"], scope["path"], exc.detail)
                 await _refuse(scope, receive, send, exc.status, exc.detail)
@@ -99,7 +103,22 @@ class AuthBeforeBodyMiddleware:
         if length.isdigit() and int(length) > limit:
             await _refuse(scope, receive, send, 413, f"the body is {int(length)} bytes; this route takes at most {limit}")
             return
-        await self.app(scope, _timed(receive, limit), _problem_413(send))
+        if rule is None or principal is None or not audited_route(scope["method"], rule.template):
+            await self.app(scope, _timed(receive, limit), _problem_413(send))
+            return
+        status = 0
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, _timed(receive, limit), _problem_413(send_noting_status))
+        if 200 <= status < 300:
+            room = scope["app"].state.room
+            action = f"{scope['method']} {rule.template}"
+            admin_audit.append(room.db, room.clock.now(), principal, action, scope["path"], status)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from roomctl.api import admin_audit
 from roomctl.store.migrations import Migration
 
 
@@ -48,4 +49,5 @@ MIGRATIONS = [
     Migration("core_0001_tokens", _tokens),
     Migration("core_0002_token_bindings", _token_bindings),
     Migration("core_0003_calendar_feeds", _calendar_feeds),
+    Migration("core_0004_admin_audit", admin_audit.migrate),
 ]

@@ -80,4 +80,19 @@ def _outbox_and_proposals(db: sqlite_utils.Database) -> None:
     db.execute("create index proposals_group on proposals(group_id, status)")
 
 
-MIGRATIONS = [Migration("proposal_0001_outbox_and_proposals", _outbox_and_proposals)]
+def _budget_reservations(db: sqlite_utils.Database) -> None:
+    """The budget reserved by calls in flight (issue 14: the budget is reserved when a request is sent)."""
+    db.execute(
+        """create table proposal_reservations (
+            request_id integer primary key,
+            local_day text not null,
+            amount_eur real not null,
+            at text not null
+        )"""
+    )
+
+
+MIGRATIONS = [
+    Migration("proposal_0001_outbox_and_proposals", _outbox_and_proposals),
+    Migration("proposal_0002_budget_reservations", _budget_reservations),
+]

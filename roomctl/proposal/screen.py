@@ -22,6 +22,10 @@ PART = "proposal"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "queued": ("Het voorstel is aangevraagd.", "The proposal has been requested."),
+    "budget": (
+        "Het dagbudget voor AI-voorstellen is op. Het verzoek is bewaard en gaat morgen weg.",
+        "Today's budget for AI proposals is used up. The request is stored and goes out tomorrow.",
+    ),
     "no_key": (
         "Er is geen API-sleutel ingesteld. Het verzoek is bewaard en gaat weg zodra er een sleutel is.",
         "No API key is set. The request is stored and goes out as soon as there is a key.",

@@ -195,6 +195,36 @@ def token_revoke(config: Path | None, token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
+# -- tls -------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def tls() -> None:
+    """HTTPS on the LAN: the room's own CA and the host's certificate."""
+
+
+@tls.command("init")
+@config_option
+@click.option("--host", "host", required=True, help="The room's host name as tablets reach it, e.g. room1.local.")
+@click.option("--also", multiple=True, help="More names or IP addresses for the certificate (repeatable).")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Where to write the files (default: <data_dir>/tls).")  # fmt: skip
+@click.option("--replace", is_flag=True, help="Replace an existing host certificate (the CA is kept).")
+def tls_init(config: Path | None, host: str, also: tuple[str, ...], directory: Path | None, replace: bool) -> None:
+    """Make the room CA (once) and an HTTPS certificate for HOST; print the settings to add."""
+    from datetime import UTC, datetime
+
+    from roomctl.ops.tls import init_tls
+
+    settings = settings_from(config)
+    target = directory or settings.storage.data_dir / "tls"
+    files = init_tls(target, host, now=datetime.now(UTC), room_name=settings.room.name, also=list(also),
+                     replace=replace)  # fmt: skip
+    click.echo(f"room CA: {files.ca_cert} (install it on each tablet; keep {files.ca_key} secret)")
+    click.echo("add to roomctl.toml:\n[server]\nhost = \"0.0.0.0\"\nport = 8443")
+    click.echo(f'tls_cert = "{files.cert}"\ntls_key = "{files.key}"')
+
+
 # -- tap ---------------------------------------------------------------------------------------------------
 
 

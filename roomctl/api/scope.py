@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends
+from pydantic import Field
 from starlette.requests import HTTPConnection
 
 from roomctl.api.roles import Role
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 Resolver = Callable[[Room, int], int | None]
 """Returns the id of the group that owns object ``id`` (``None``: owned by no group); raises NotFoundError."""
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="an id (1 to 2**63-1)")]
+"""An id in a request body: it must fit SQLite's integer (out of range: 422, never a 500)."""
 
 UNRESTRICTED_ROLES = frozenset({Role.ADMIN, Role.FACILITIES, Role.KIOSK})
 """Roles that hold every group (what each may reach is the role guard's business)."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from roomctl.api.deps import get_room
-from roomctl.api.scope import ScopeDep
+from roomctl.api.scope import RowId, ScopeDep
 from roomctl.api.security import Role, allow
 from roomctl.booking import api_bookings, api_series
 from roomctl.booking.api_bookings import BookingDep
@@ -51,16 +51,16 @@ class GroupIn(BaseModel):
     """A new group of 2-8 members."""
 
     name: str = Field(..., min_length=1, max_length=120)
-    member_ids: list[int] = Field(..., min_length=MIN_GROUP, max_length=MAX_GROUP)
-    facilitator_id: int | None = None
+    member_ids: list[RowId] = Field(..., min_length=MIN_GROUP, max_length=MAX_GROUP)
+    facilitator_id: RowId | None = None
 
 
 class GroupPatch(BaseModel):
     """Changes to a group; ``facilitator_id: null`` removes the facilitator."""
 
     name: str | None = Field(None, min_length=1, max_length=120)
-    member_ids: list[int] | None = Field(None, min_length=MIN_GROUP, max_length=MAX_GROUP)
-    facilitator_id: int | None = None
+    member_ids: list[RowId] | None = Field(None, min_length=MIN_GROUP, max_length=MAX_GROUP)
+    facilitator_id: RowId | None = None
 
 
 def member_view(repo: BookingRepository, member_id: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room, provide
-from roomctl.api.scope import ScopeDep, owner
+from roomctl.api.scope import RowId, ScopeDep, owner
 from roomctl.api.security import Role, allow
 from roomctl.booking.repository import Booking
 from roomctl.booking.service import BookingService
@@ -55,7 +55,7 @@ def series_group(room: Room, series_id: int) -> int | None:
 class BookingIn(BaseModel):
     """A single booking; times are ISO 8601 with an offset."""
 
-    group_id: int
+    group_id: RowId
     start: AwareDatetime
     end: AwareDatetime
 

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room
 from roomctl.api.limits import CALENDAR_BODY_BYTES
-from roomctl.api.scope import ScopeDep
+from roomctl.api.scope import RowId, ScopeDep
 from roomctl.api.security import Role, allow, public
 from roomctl.api.tokens import create_feed_token, feed_group, list_feed_tokens, revoke_feed_token
 from roomctl.booking.api_bookings import BookingDep
@@ -36,7 +36,7 @@ class SlotIn(BaseModel):
 class SeriesIn(BaseModel):
     """A weekly series: give either ``weeks`` or ``until``."""
 
-    group_id: int
+    group_id: RowId
     slots: list[SlotIn] = Field(..., min_length=1, max_length=MAX_SLOTS)
     duration_minutes: int = Field(..., ge=1, le=24 * 60)
     first_date: date = Field(..., description="the first local day, YYYY-MM-DD")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import provide
 from roomctl.api.limits import ASK_BODY_BYTES
-from roomctl.api.scope import ScopeDep, owner
+from roomctl.api.scope import RowId, ScopeDep, owner
 from roomctl.api.security import Role, allow
 from roomctl.core.room import Room
 from roomctl.errors import NotFoundError
@@ -42,7 +42,7 @@ class AskBody(BaseModel):
     work_situation: str = Field("", max_length=20000)
     problem: str = Field("", max_length=20000)
     kader_notes: list[KaderNote] = Field(default_factory=list, max_length=50)
-    group_id: int | None = Field(None, description="the session's group (any other is refused); default: that group")
+    group_id: RowId | None = Field(None, description="the session's group (any other is refused); default: that group")
     idempotency_key: str | None = Field(None, min_length=1, max_length=MAX_KEY_LENGTH)
 
 

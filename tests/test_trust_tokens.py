@@ -149,3 +149,16 @@ def test_an_open_feed_closes_when_its_token_is_revoked_or_expires(room: Room) ->
             while True:
                 ws.receive_json()
         assert expired.value.code == 4401
+
+
+def test_a_tablet_token_follows_its_booking_when_it_is_extended(room: Room) -> None:
+    admin = room.tokens["admin"]
+    assert room.post("/api/v1/session/commands", admin, {"command": "start", "args": {}}).status_code == 200
+    paired = room.room.service(SessionService).pairing.pair(room.room.screen.get("pairing")["pin"], client="t")
+    booking = BookingRepository(room.room.db).overlapping(START, START + timedelta(seconds=1))[0]
+    extended = room.post(f"/api/v1/bookings/{booking.id}/extend", paired["token"], {"minutes": 30})
+    assert extended.status_code == 200, extended.text
+    room.clock.set(booking.end + timedelta(minutes=10))  # past the old end, within the extension
+    assert room.get("/api/v1/session", paired["token"]).status_code == 200
+    room.clock.set(booking.end + timedelta(minutes=31))
+    assert room.get("/api/v1/session", paired["token"]).status_code == 401

@@ -224,14 +224,17 @@ class TabletPairing:
         group_id, booking_id = self._binding() if session_id is not None else (None, None)
         if session_id is not None:
             expires = self._expiry(now, self._booking_end(booking_id))
+            # the token itself lives at most SESSION_TOKEN_HOURS; its booking binding ends it when the booking
+            # ends, extensions included (checked on every request)
+            lifetime = now + timedelta(hours=SESSION_TOKEN_HOURS) if booking_id is not None else expires
         else:
-            expires = now + timedelta(hours=ROOM_TOKEN_HOURS)
+            expires = lifetime = now + timedelta(hours=ROOM_TOKEN_HOURS)
         token_id, token = create_token(self.room.db, Role.FACILITATOR.value, label=TOKEN_LABEL, now=now,
-                                       group_id=group_id, booking_id=booking_id, expires_at=expires)  # fmt: skip
+                                       group_id=group_id, booking_id=booking_id, expires_at=lifetime)  # fmt: skip
         with self.room.db.atomic():
             self.room.db.execute(
                 "insert into tablet_pairings (token_id, session_id, created_at, expires_at) values (?, ?, ?, ?)",
-                [token_id, session_id, now.isoformat(), expires.isoformat()],
+                [token_id, session_id, now.isoformat(), lifetime.isoformat()],
             )
         self.wrong = 0
         self.show_until = None
@@ -252,13 +255,14 @@ class TabletPairing:
         expires = self._expiry(now, self._booking_end(booking_id))
         ids = [r[0] for r in self.room.db.execute(
             "select token_id from tablet_pairings where session_id is null and expires_at > ?", [now.isoformat()])]  # fmt: skip
+        lifetime = now + timedelta(hours=SESSION_TOKEN_HOURS) if booking_id is not None else expires
         for token_id in ids:
-            bind_token(self.room.db, token_id, group_id=group_id, booking_id=booking_id, expires_at=expires)
+            bind_token(self.room.db, token_id, group_id=group_id, booking_id=booking_id, expires_at=lifetime)
         if ids:
             with self.room.db.atomic():
                 self.room.db.execute(
                     f"update tablet_pairings set session_id = ?, expires_at = ? where token_id in ({','.join('?' * len(ids))})",  # noqa: S608
-                    [session_id, expires.isoformat(), *ids],
+                    [session_id, lifetime.isoformat(), *ids],
                 )
             log.info("bound %d idle-paired tablet tokens to session %d (group %s)", len(ids), session_id, group_id)
 

@@ -73,3 +73,28 @@ def test_a_network_flood_under_many_names_trips_the_network_lockout_but_never_th
     alarms = client.get("/api/v1/alarms", headers={"Authorization": f"Bearer {tokens['admin']}"}).json()
     assert ("lockout", "network", True) in {(a["kind"], a["reader"], a["active"]) for a in alarms}
     assert all(a["reader"] != room.settings.reader.name for a in alarms)
+
+
+def test_token_cli_binds_readers_and_groups_and_lists_expiry_and_binding(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from roomctl.cli import cli
+    from roomctl.store import open_database
+
+    config = tmp_path / "roomctl.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    runner = CliRunner()
+    made = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "reader", "--reader", "lobby",
+                               "--expires-hours", "24"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    unbound = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "reader"])
+    assert unbound.exit_code != 0 and "--reader" in unbound.output
+    mimic = runner.invoke(cli, ["token", "create", "-c", str(config), "--role", "reader", "--reader", "door"])
+    assert mimic.exit_code != 0 and "door's own reader" in mimic.output
+    listed = runner.invoke(cli, ["token", "list", "-c", str(config)])
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if " reader " in line)
+    assert "reader=lobby" in row and "active" in row and "never" not in row
+    db = open_database(tmp_path / "data" / "roomctl.db")
+    trail = [r[0] for r in db.execute("select action from admin_audit")]
+    assert trail == ["token create"], "the CLI's token changes are audited too"

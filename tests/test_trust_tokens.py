@@ -162,3 +162,27 @@ def test_a_tablet_token_follows_its_booking_when_it_is_extended(room: Room) -> N
     assert room.get("/api/v1/session", paired["token"]).status_code == 200
     room.clock.set(booking.end + timedelta(minutes=31))
     assert room.get("/api/v1/session", paired["token"]).status_code == 401
+
+
+def test_a_session_is_started_only_for_a_group_the_caller_holds(room: Room) -> None:
+    repo = BookingRepository(room.room.db)
+    now = room.clock.now()
+    group_a = repo.groups()[0]
+    members = [repo.add_member(f"B{i}", now=now).id for i in range(2)]
+    lead = repo.add_member("B-lead", now=now).id
+    group_b = repo.add_group("Groep B", members, facilitator_id=lead, now=now)
+    _, theirs = create_token(room.room.db, "facilitator", label="b", now=now, member_id=lead)
+    refused = room.post("/api/v1/session/commands", theirs, {"command": "start", "args": {"group_id": group_a.id}})
+    assert refused.status_code == 404 and refused.json()["status"] == 404
+    default = room.post("/api/v1/session/commands", theirs, {"command": "start", "args": {}})  # A's booking runs
+    assert default.status_code == 404
+    assert room.room.service(SessionService).session_id is None, "nothing started"
+    own = room.post("/api/v1/session/commands", theirs, {"command": "start", "args": {"group_id": group_b.id}})
+    assert own.status_code == 200, own.text
+    assert room.room.service(SessionService).group_id == group_b.id
+
+
+def test_consent_cannot_be_posted_for_a_member(room: Room) -> None:
+    member = BookingRepository(room.room.db).members()[0]
+    refused = room.post("/api/v1/session/recording/consent", room.tokens["admin"], {"member_id": member.id})
+    assert refused.status_code == 422 and "member_id" in refused.json()["detail"]

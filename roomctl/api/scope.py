@@ -72,6 +72,20 @@ def owner(param: str, noun: str) -> Callable[[Resolver], Resolver]:
     return register
 
 
+def owner_query(param: str, noun: str, sql: str) -> Resolver:
+    """Register a resolver that reads the owning group with ``sql`` (one ``?`` for the id; no row: 404)."""
+
+    def resolve(room: Room, object_id: int) -> int | None:
+        row = room.db.execute(sql, [object_id]).fetchone()
+        if row is None:
+            raise _not_found(noun, object_id)
+        group_id: int | None = row[0]
+        return group_id
+
+    resolve.__name__ = f"{param}_group"
+    return owner(param, noun)(resolve)
+
+
 def scoped_params() -> frozenset[str]:
     """The path parameters whose objects belong to a group (the route walker checks every route has them)."""
     return frozenset(_OWNERS) | {"member_id"}

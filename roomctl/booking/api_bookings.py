@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room, provide
-from roomctl.api.scope import RowId, ScopeDep, owner
+from roomctl.api.scope import RowId, ScopeDep, owner_query
 from roomctl.api.security import Role, allow
 from roomctl.booking.repository import Booking
 from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
-from roomctl.errors import NotFoundError, ValidationError
+from roomctl.errors import ValidationError
 
 router = APIRouter(tags=["booking"])
 
@@ -26,30 +26,12 @@ BookingDep = Annotated[BookingService, Depends(provide(BookingService))]
 """The booking service, the one way booking's routes reach it."""
 
 
-def _group_of(room: Room, sql: str, noun: str, object_id: int) -> int | None:
-    row = room.db.execute(sql, [object_id]).fetchone()
-    if row is None:
-        raise NotFoundError(f"there is no {noun} {object_id}")
-    group_id: int | None = row[0]
-    return group_id
-
-
-@owner("group_id", "group")
-def group_itself(room: Room, group_id: int) -> int | None:
-    """A group owns itself (the group scope's resolver for ``{group_id}``)."""
-    return _group_of(room, "select id from groups where id = ?", "group", group_id)
-
-
-@owner("booking_id", "booking")
-def booking_group(room: Room, booking_id: int) -> int | None:
-    """The group a booking is for (the group scope's resolver for ``{booking_id}``)."""
-    return _group_of(room, "select group_id from bookings where id = ?", "booking", booking_id)
-
-
-@owner("series_id", "series")
-def series_group(room: Room, series_id: int) -> int | None:
-    """The group a series is for (the group scope's resolver for ``{series_id}``)."""
-    return _group_of(room, "select group_id from series where id = ?", "series", series_id)
+group_itself = owner_query("group_id", "group", "select id from groups where id = ?")
+"""A group owns itself (the group scope's resolver for ``{group_id}``)."""
+booking_group = owner_query("booking_id", "booking", "select group_id from bookings where id = ?")
+"""The group a booking is for (``{booking_id}``)."""
+series_group = owner_query("series_id", "series", "select group_id from series where id = ?")
+"""The group a series is for (``{series_id}``)."""
 
 
 class BookingIn(BaseModel):

@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import provide
 from roomctl.api.limits import ASK_BODY_BYTES
-from roomctl.api.scope import RowId, ScopeDep, owner
+from roomctl.api.scope import RowId, ScopeDep, owner_query
 from roomctl.api.security import Role, allow
-from roomctl.core.room import Room
 from roomctl.errors import NotFoundError
 from roomctl.proposal.content import MAX_TEXT, Step
 from roomctl.proposal.export import portfolio_html, portfolio_markdown
@@ -73,14 +72,8 @@ ServiceDep = Annotated[ProposalService, Depends(provide(ProposalService))]
 """The proposal service, the one way these routes reach it."""
 
 
-@owner("proposal_id", "proposal")
-def proposal_group(room: Room, proposal_id: int) -> int | None:
-    """The group a proposal was made for (the group scope's resolver for ``{proposal_id}``)."""
-    row = room.db.execute("select group_id from proposals where id = ?", [proposal_id]).fetchone()
-    if row is None:
-        raise NotFoundError(f"there is no proposal {proposal_id}")
-    group_id: int | None = row[0]
-    return group_id
+proposal_group = owner_query("proposal_id", "proposal", "select group_id from proposals where id = ?")
+"""The group a proposal was made for (the group scope's resolver for ``{proposal_id}``)."""
 
 
 @router.post("/sessions/{session_id}/proposals", status_code=202, max_body_size=ASK_BODY_BYTES)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import get_room
-from roomctl.api.scope import RunningSessionDep, in_running_session, owner, room_group
+from roomctl.api.scope import RunningSessionDep, in_running_session, owner_query, room_group
 from roomctl.api.security import Role, allow, public
 from roomctl.core.room import Room
 from roomctl.errors import NotFoundError
@@ -48,14 +48,8 @@ class PlayerReportIn(BaseModel):
     error: str | None = Field(None, max_length=2000)
 
 
-@owner("session_id", "session")
-def session_group(room: Room, session_id: int) -> int | None:
-    """The group a session was held by (the group scope's resolver for ``{session_id}``)."""
-    row = room.db.execute("select group_id from sessions where id = ?", [session_id]).fetchone()
-    if row is None:
-        raise NotFoundError(f"there is no session {session_id}")
-    group_id: int | None = row[0]
-    return group_id
+session_group = owner_query("session_id", "session", "select group_id from sessions where id = ?")
+"""The group a session was held by (the group scope's resolver for ``{session_id}``)."""
 
 
 class PairIn(BaseModel):

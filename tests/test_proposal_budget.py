@@ -11,6 +11,7 @@ import pytest
 
 from roomctl.config import Settings
 from roomctl.proposal import cost
+from roomctl.store import open_database
 from tests.conftest import wait_for
 from tests.fake_anthropic import FakeAnthropic, Reply
 from tests.proposal_helpers import GOOD_PROPOSAL, TRANSCRIPT, build_room, running
@@ -39,25 +40,29 @@ def test_reservations_in_parallel_never_pass_the_budget(make_settings: Callable[
     one = cost.worst_case_eur(llm, BODY)
     llm = llm.model_copy(update={"daily_budget_eur": one * 3.5})  # room for three calls in flight
     now = datetime(2027, 3, 1, 10, tzinfo=UTC)
-    results: list[bool] = []
+    results: dict[int, bool] = {}
     lock = threading.Lock()
     start = threading.Barrier(20)
 
-    def reserve(request_id: int) -> None:
+    def reserve(request_id: int) -> None:  # each its own connection, as separate workers or processes would
+        db = open_database(settings.storage.database_path)
         start.wait()
-        got = cost.reserve(room.db, llm, request_id, BODY, now, settings.room.tz)
+        got = cost.reserve(db, llm, request_id, BODY, now, settings.room.tz)
         with lock:
-            results.append(got)
+            results[request_id] = got
+        db.conn.close()
 
     threads = [threading.Thread(target=reserve, args=(i,)) for i in range(1, 21)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results.count(True) == 3, results
+    winners = [request_id for request_id, got in results.items() if got]
+    assert len(winners) == 3 and len(results) == 20, results
     reserved = room.db.execute("select sum(amount_eur) from proposal_reservations").fetchone()[0]
     assert reserved <= llm.daily_budget_eur
-    cost.release(room.db, 1)
+    assert not cost.reserve(room.db, llm, 98, BODY, now, settings.room.tz), "the budget is fully reserved"
+    cost.release(room.db, winners[0])
     assert cost.reserve(room.db, llm, 99, BODY, now, settings.room.tz), "a released reservation frees its share"
 
 

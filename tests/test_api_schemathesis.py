@@ -46,7 +46,9 @@ def schemathesis_binary() -> Path:
     return binary
 
 
-async def test_schemathesis_finds_no_server_error_and_no_schema_break(make_settings: Callable[..., Settings]) -> None:
+async def test_schemathesis_finds_no_server_error_and_no_schema_break(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
     binary = schemathesis_binary()
     settings = make_settings(server={"port": free_port()}, speech={"model": "tiny.en", "language": "en"})
     installed_model("tiny.en", model_dir(settings))  # a room whose parts are all there: a 503 would be a finding
@@ -55,7 +57,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_break(make_setti
             str(binary), "run", f"{live.url}/openapi.json", "-H", f"Authorization: Bearer {live.tokens['admin']}",
             "--checks", "not_a_server_error,response_schema_conformance", "--phases", "coverage,fuzzing",
             "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--no-shrink", "--no-color", "--workers", "2",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,  # its example database
         )  # fmt: skip
         output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_SECONDS)
     text = output.decode("utf-8", errors="replace")

@@ -107,36 +107,74 @@ def token() -> None:
 @click.option("--role", "-r", required=True, help="admin, facilitator, facilities, reader, kiosk or member.")
 @click.option("--label", "-l", default="", help="Who or what the token is for.")
 @click.option("--member", "member_id", type=int, default=None, help="Bind the token to a member (member, facilitator).")
-def token_create(config: Path | None, role: str, label: str, member_id: int | None) -> None:
+@click.option("--group", "group_id", type=int, default=None, help="Bind a facilitator token to one group (a tablet).")
+@click.option("--reader", "reader", default=None, help="Bind a reader token to one named networked reader.")
+@click.option("--expires-hours", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Let the token expire after this many hours.")  # fmt: skip
+def token_create(
+    config: Path | None, role: str, label: str, member_id: int | None, group_id: int | None, reader: str | None,
+    expires_hours: float | None,
+) -> None:
     """Create a token and print it once."""
-    from datetime import UTC, datetime
+    import re
+    from datetime import UTC, datetime, timedelta
 
-    from roomctl.api.tokens import create_token
+    from roomctl.api.tokens import READER_NAME_PATTERN, create_token
     from roomctl.store import open_database
 
-    db = open_database(settings_from(config).storage.database_path)
+    settings = settings_from(config)
+    db = open_database(settings.storage.database_path)
     if role == "member" and member_id is None:
         raise click.UsageError("a member token needs --member ID (the member whose report it may read)")
-    if member_id is not None:
-        from roomctl.booking.repository import BookingRepository
+    if role == "reader" and reader is None:
+        raise click.UsageError("a reader token needs --reader NAME (the one networked reader it speaks for)")
+    if reader is not None and (not re.match(READER_NAME_PATTERN, reader) or reader == settings.reader.name):
+        raise click.UsageError(f"--reader must be 1-40 of A-Z a-z 0-9 _ . - and not the door's own reader "
+                               f"({settings.reader.name!r})")  # fmt: skip
+    from roomctl.booking.repository import BookingRepository
 
+    if member_id is not None:
         BookingRepository(db).member(member_id)
-    token_id, value = create_token(db, role, label=label, now=datetime.now(UTC), member_id=member_id)
+    if group_id is not None:
+        BookingRepository(db).group(group_id)
+    now = datetime.now(UTC)
+    expires = now + timedelta(hours=expires_hours) if expires_hours else None
+    token_id, value = create_token(db, role, label=label, now=now, member_id=member_id, group_id=group_id,
+                                   reader=reader, expires_at=expires)  # fmt: skip
+    from roomctl.api import admin_audit
+
+    admin_audit.append(db, now, None, "token create", f"token {token_id}", 0, {"role": role}, who="cli")
     click.echo(value)
     click.echo(f"token {token_id} ({role}) created; it is shown only now", err=True)
+
+
+def _binding(row: dict[str, Any]) -> str:
+    parts = [f"{key}={row[key]}" for key in ("member_id", "group_id", "booking_id", "reader") if row[key] is not None]
+    return ",".join(parts) or "-"
 
 
 @token.command("list")
 @config_option
 def token_list(config: Path | None) -> None:
-    """List tokens (id, role, label, dates; never the token)."""
+    """List tokens: id, role, state, expiry, binding, created, label (never the token)."""
+    from datetime import UTC, datetime
+
     from roomctl.api.tokens import list_tokens
     from roomctl.store import open_database
 
     db = open_database(settings_from(config).storage.database_path)
+    now = datetime.now(UTC)
+    click.echo(f"{'id':>4}  {'role':<12} {'state':<8} {'expires':<26} {'binding':<24} {'created':<26} label")
     for row in list_tokens(db):
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
-        click.echo(f"{row['id']:>4}  {row['role']:<12} {state:<10} {row['created_at']}  {row['label'] or ''}")
+        expires = row["expires_at"]
+        if row["revoked_at"]:
+            state = "revoked"
+        elif expires and datetime.fromisoformat(str(expires)) <= now:
+            state = "expired"
+        else:
+            state = "active"
+        click.echo(f"{row['id']:>4}  {row['role']:<12} {state:<8} {expires or 'never':<26} {_binding(row):<24} "
+                   f"{row['created_at']:<26} {row['label'] or ''}")  # fmt: skip
 
 
 @token.command("revoke")
@@ -146,12 +184,45 @@ def token_revoke(config: Path | None, token_id: int) -> None:
     """Revoke a token by id."""
     from datetime import UTC, datetime
 
+    from roomctl.api import admin_audit
     from roomctl.api.tokens import revoke_token
     from roomctl.store import open_database
 
     db = open_database(settings_from(config).storage.database_path)
-    revoke_token(db, token_id, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    revoke_token(db, token_id, now=now)
+    admin_audit.append(db, now, None, "token revoke", f"token {token_id}", 0, who="cli")
     click.echo(f"token {token_id} revoked")
+
+
+# -- tls -------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def tls() -> None:
+    """HTTPS on the LAN: the room's own CA and the host's certificate."""
+
+
+@tls.command("init")
+@config_option
+@click.option("--host", "host", required=True, help="The room's host name as tablets reach it, e.g. room1.local.")
+@click.option("--also", multiple=True, help="More names or IP addresses for the certificate (repeatable).")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Where to write the files (default: <data_dir>/tls).")  # fmt: skip
+@click.option("--replace", is_flag=True, help="Replace an existing host certificate (the CA is kept).")
+def tls_init(config: Path | None, host: str, also: tuple[str, ...], directory: Path | None, replace: bool) -> None:
+    """Make the room CA (once) and an HTTPS certificate for HOST; print the settings to add."""
+    from datetime import UTC, datetime
+
+    from roomctl.ops.tls import init_tls
+
+    settings = settings_from(config)
+    target = directory or settings.storage.data_dir / "tls"
+    files = init_tls(target, host, now=datetime.now(UTC), room_name=settings.room.name, also=list(also),
+                     replace=replace)  # fmt: skip
+    click.echo(f"room CA: {files.ca_cert} (install it on each tablet; keep {files.ca_key} secret)")
+    click.echo("add to roomctl.toml:\n[server]\nhost = \"0.0.0.0\"\nport = 8443")
+    click.echo(f'tls_cert = "{files.cert}"\ntls_key = "{files.key}"')
 
 
 # -- tap ---------------------------------------------------------------------------------------------------
@@ -161,10 +232,10 @@ def token_revoke(config: Path | None, token_id: int) -> None:
 @click.argument("uid")
 @click.option("--url", default=None, help="roomctl's URL (default: the demo's, from ./var/demo.json).")
 @click.option("--token", "token_value", envvar="ROOMCTL_TOKEN", default=None, help="A reader token (env ROOMCTL_TOKEN).")
-@click.option("--reader", default="cli", show_default=True, help="Name of the reader the tap is reported from.")
+@click.option("--reader", default=None, help="Name of the reader (a reader token's own reader by default).")
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path("var"), show_default=True,
               help="The demo folder to find the URL and token in.")  # fmt: skip
-def tap(uid: str, url: str | None, token_value: str | None, reader: str, demo_dir: Path) -> None:
+def tap(uid: str, url: str | None, token_value: str | None, reader: str | None, demo_dir: Path) -> None:
     """Tap a badge at the simulated reader of a running roomctl and print the decision."""
     import httpx
 
@@ -178,7 +249,7 @@ def tap(uid: str, url: str | None, token_value: str | None, reader: str, demo_di
     try:
         response = httpx.post(
             f"{url.rstrip('/')}/api/v1/door/taps",
-            json={"uid": uid, "reader": reader},
+            json={"uid": uid, **({"reader": reader} if reader else {})},
             headers={"Authorization": f"Bearer {token_value}"},
             timeout=TAP_TIMEOUT_SECONDS,
         )
@@ -188,8 +259,7 @@ def tap(uid: str, url: str | None, token_value: str | None, reader: str, demo_di
     if response.status_code >= 400:
         raise RoomctlError(str(body.get("detail", body)))
     if body["granted"]:
-        who = body["member"]["name"] if body.get("member") else "master badge"
-        click.echo(f"granted ({body['reason']}): {who}; the door is open")
+        click.echo(f"granted ({body['reason']}); the door is open")
     else:
         click.echo(f"denied: {body['reason']}")
         sys.exit(EXIT_ERROR)

@@ -84,6 +84,15 @@ class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 for the tablet on the LAN")
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = Field("", description="URL people use to reach this room; derived from host/port if empty")
+    tls_cert: Path | None = Field(None, description="HTTPS certificate (PEM), e.g. from `roomctl tls init`")
+    tls_key: Path | None = Field(None, description="its private key (PEM); both set: the LAN gets HTTPS only")
+    loopback_http_port: int = Field(8080, ge=1, le=65535,
+                                    description="with TLS on: plain HTTP on 127.0.0.1 only (the kiosk on the Pi)")
+
+    @property
+    def tls(self) -> bool:
+        """Whether HTTPS is on (certificate and key both set)."""
+        return self.tls_cert is not None and self.tls_key is not None
 
 
 class StorageSettings(Section):
@@ -295,7 +304,7 @@ class Settings(BaseSettings):
         if self.server.public_url:
             return self.server.public_url.rstrip("/")
         host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host  # noqa: S104
-        return f"http://{host}:{self.server.port}"
+        return f"{'https' if self.server.tls else 'http'}://{host}:{self.server.port}"
 
 
 SECRET_KEYS = frozenset(

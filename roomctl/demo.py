@@ -262,7 +262,7 @@ def demo_tokens(room: Room) -> dict[str, str]:
             "update tokens set revoked_at = ? where label = ? and revoked_at is null", [now.isoformat(), DEMO_TOKEN_LABEL]
         )
     tokens = {page: create_token(room.db, role, label=DEMO_TOKEN_LABEL, now=now)[1] for page, role in PAGE_ROLES.items()}
-    tokens["reader"] = create_token(room.db, "reader", label=DEMO_TOKEN_LABEL, now=now)[1]
+    tokens["reader"] = create_token(room.db, "reader", label=DEMO_TOKEN_LABEL, now=now, reader="cli")[1]  # one named reader
     return tokens
 
 

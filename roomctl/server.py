@@ -16,13 +16,15 @@ import uvicorn
 from roomctl.api.app import create_app
 from roomctl.config import Settings
 from roomctl.core.room import Room
-from roomctl.errors import AdapterError
+from roomctl.errors import AdapterError, ConfigError
 from roomctl.runtime import build_room
 
 log = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 """How long open requests and WebSockets get to finish when the service stops."""
+LOOPBACK_HOST = "127.0.0.1"
+"""With TLS on, plain HTTP answers only here (the kiosk's Chromium on the Pi itself)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Signals that stop the service gracefully (Ctrl-C, systemd stop)."""
 
@@ -75,6 +77,14 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+class _QuietServer(uvicorn.Server):
+    """A second server (plain HTTP on loopback) that leaves signals to the main one; it stops with it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(
     settings: Settings,
     *,
@@ -86,7 +96,21 @@ async def serve(
 
     Then stop it all: the HTTP server first, then the room and its adapters.
     """
-    sock = bind_socket(settings.server.host, settings.server.port)
+    server_settings = settings.server
+    if (server_settings.tls_cert is not None and server_settings.tls_key is None) or (
+        server_settings.tls_key is not None and server_settings.tls_cert is None
+    ):
+        raise ConfigError("[server] tls_cert and tls_key go together; set both (roomctl tls init) or neither")
+    sock = bind_socket(server_settings.host, server_settings.port)
+    sockets = [sock]
+    loopback: socket.socket | None = None
+    if server_settings.tls:
+        try:
+            loopback = bind_socket(LOOPBACK_HOST, server_settings.loopback_http_port)
+        except AdapterError:
+            sock.close()
+            raise
+        sockets.append(loopback)
     room = room or build_room(settings)
     app = create_app(room, manage_room=False)
     config = uvicorn.Config(
@@ -96,11 +120,21 @@ async def serve(
         lifespan="on",
         ws_ping_interval=20.0,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ssl_certfile=server_settings.tls_cert,
+        ssl_keyfile=server_settings.tls_key,
     )
     server = _Server(config)
+    plain: _QuietServer | None = None
+    plain_serving: asyncio.Task[None] | None = None
+    if loopback is not None:  # with TLS on, plain HTTP only for the kiosk on the Pi itself
+        plain = _QuietServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws_ping_interval=20.0,
+                                       timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS))  # fmt: skip
+        log.info("HTTPS on %s:%d; plain HTTP on %s:%d only", server_settings.host, server_settings.port,
+                 LOOPBACK_HOST, server_settings.loopback_http_port)  # fmt: skip
     await room.start()
     try:
         serving = asyncio.create_task(server.serve(sockets=[sock]))
+        plain_serving = asyncio.create_task(plain.serve(sockets=[loopback])) if plain and loopback else None
         while not server.started and not serving.done():
             await asyncio.sleep(0.02)
         if server.started and on_ready is not None:
@@ -114,5 +148,10 @@ async def serve(
             waiter.cancel()
         await serving
     finally:
+        if plain is not None:
+            plain.should_exit = True
+            if plain_serving is not None:
+                await plain_serving
         await room.stop()
-        sock.close()
+        for each in sockets:
+            each.close()

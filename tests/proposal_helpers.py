@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -93,3 +93,13 @@ async def running(room: Room, *, backoff: float = 0.05) -> AsyncIterator[Proposa
 def sent_text(body: dict[str, Any]) -> str:
     """Everything a request body carries, as one string (to search for names)."""
     return json.dumps(body, ensure_ascii=False)
+
+
+def seed_sessions(room: Room, group_id: int, session_ids: Iterable[int]) -> None:
+    """Sessions of ``group_id`` with these ids (a proposal needs an existing session of the caller's group)."""
+    now = room.clock.now().isoformat()
+    with room.db.atomic():
+        for session_id in session_ids:
+            room.db.execute(
+                "insert into sessions (id, group_id, videoframe_id, videoframe_version, started_at, ended_at, state, "
+                "updated_at) values (?, ?, 'vf', '1', ?, ?, '{}', ?)", [session_id, group_id, now, now, now])  # fmt: skip

@@ -16,7 +16,7 @@ MakeSettings = Callable[..., Settings]
 
 def _tap(api: Api, uid: str) -> dict[str, Any]:
     api.clock.advance(HOLD_WINDOW_SECONDS + 1)  # a new presentation of the card, not the same one still held
-    response = api.post("/api/v1/door/taps", {"uid": uid, "reader": "door"})
+    response = api.post("/api/v1/door/taps", {"uid": uid, "reader": "front"})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -86,7 +86,7 @@ def test_enrol_by_tap(make_settings: MakeSettings) -> None:
         armed = api.post(f"/api/v1/members/{gijs['id']}/badges/enrol-by-tap")
         assert armed.status_code == 202 and armed.json()["armed"] is True
         decision = _tap(api, "04:de:ad:be:ef:00:01")
-        assert (decision["granted"], decision["reason"], decision["member"]["name"]) == (False, "enrolment", "Gijs")
+        assert (decision["granted"], decision["reason"], decision["member_id"]) == (False, "enrolment", gijs["id"])
         assert _relay(api) == 0, "an enrolment tap does not open the door"
         status = api.client.get("/api/v1/enrolment", headers=api.h()).json()
         assert status["armed"] is False and status["outcome"]["status"] == "enrolled"
@@ -127,7 +127,7 @@ def test_extend_and_end_early(make_settings: MakeSettings) -> None:
         before = api.snapshot()
         refused = api.post(f"/api/v1/bookings/{made['id']}/extend", {"minutes": 30}, role="facilitator")
         assert refused.status_code == 409 and [c["group"] for c in refused.json()["conflicts"]] == ["Groep B"]
-        assert api.post(f"/api/v1/bookings/{made['id']}/extend", {"minutes": 10}, role=daan).status_code == 403
+        assert api.post(f"/api/v1/bookings/{made['id']}/extend", {"minutes": 10}, role=daan).status_code == 404
         assert api.post(f"/api/v1/bookings/{made['id']}/extend", {"minutes": 0}).status_code == 422
         assert api.snapshot() == before
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import icalendar
 
@@ -66,15 +67,15 @@ def test_feed_for_the_room_and_for_a_group_parses_back(make_settings: MakeSettin
         assert all(e.decoded("DTSTART").tzinfo is not None and e.decoded("DTSTART").utcoffset().total_seconds() == 0
                    for e in events)
 
-        group = api.client.get(f"/api/v1/calendar.ics?group={api.people.groups['B']}", headers=api.h("facilitator"))
+        group = api.client.get(f"/api/v1/calendar.ics?group={api.people.groups['B']}", headers=api.h())
         group_events = _events(group.content)
         assert [str(e["UID"]) for e in group_events] == [f"booking-{single['id']}@room1.hq.roomctl"]
         assert group_events[0].decoded("DTEND") - group_events[0].decoded("DTSTART") == local(2027, 2, 9, 15, 30) - local(2027, 2, 9, 14)
 
         daan = api.facilitator_token("Daan")
-        assert api.client.get(f"/api/v1/calendar.ics?group={api.people.groups['A']}", headers=api.h(daan)).status_code == 403
+        assert api.client.get(f"/api/v1/calendar.ics?group={api.people.groups['A']}", headers=api.h(daan)).status_code == 404
         assert api.client.get("/api/v1/calendar.ics", headers=api.h("kiosk")).status_code == 403
-        assert api.client.get("/api/v1/calendar.ics?group=99", headers=api.h()).status_code == 422
+        assert api.client.get("/api/v1/calendar.ics?group=99", headers=api.h()).status_code == 404
 
 
 def test_imported_closures_block_dates_and_report_existing_bookings(make_settings: MakeSettings) -> None:
@@ -127,3 +128,29 @@ def test_bad_calendar_files_change_nothing(make_settings: MakeSettings) -> None:
             assert response.headers["content-type"].startswith("application/problem+json")
             assert words in response.json()["detail"]
         assert api.counts() == before
+
+
+def test_a_group_subscribes_by_url_alone_and_the_url_can_be_revoked(make_settings: MakeSettings) -> None:
+    with booking_api(make_settings) as api:
+        group_b = api.people.groups["B"]
+        single = api.post("/api/v1/bookings", {"group_id": group_b, "start": local(2027, 2, 9, 14).isoformat(),
+                                               "end": local(2027, 2, 9, 15).isoformat()}).json()  # fmt: skip
+        made = api.client.post(f"/api/v1/groups/{group_b}/calendar-feeds", json={"label": "Outlook"}, headers=api.h())
+        assert made.status_code == 201, made.text
+        url = made.json()["url"]
+        token = url.rsplit("/", 1)[1].removesuffix(".ics")
+        assert token not in "\n".join(api.room.db.conn.iterdump()), "only the hash is stored"
+        feed = api.client.get(urlsplit(url).path)  # no Authorization header: the URL alone
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+        events = _events(feed.content)
+        assert [str(e["UID"]) for e in events] == [f"booking-{single['id']}@room1.hq.roomctl"]
+        assert all(name not in feed.text for name in ("Daan", "Femke", "Anna"))
+        listed = api.client.get(f"/api/v1/groups/{group_b}/calendar-feeds", headers=api.h()).json()
+        assert [f["label"] for f in listed] == ["Outlook"] and "url" not in listed[0]
+        daan = api.facilitator_token("Daan")  # facilitates no group: cannot make group A's feed
+        refused = api.client.post(f"/api/v1/groups/{api.people.groups['A']}/calendar-feeds", json={}, headers=api.h(daan))
+        assert refused.status_code == 404
+        gone = api.client.delete(f"/api/v1/groups/{group_b}/calendar-feeds/{made.json()['id']}", headers=api.h())
+        assert gone.status_code == 204
+        assert api.client.get(f"/api/v1/calendar/{token}.ics").status_code == 404
+        assert api.client.get("/api/v1/calendar/cal_guessed.ics").status_code == 404

@@ -14,6 +14,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from playwright.async_api import expect
 
 from roomctl.config import Settings
 from roomctl.core.clock import RunningClock
@@ -84,7 +85,7 @@ async def test_two_instances_each_show_both_rooms_live(
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(f"{room_a.url}/facilities#token={room_a.tokens['facilities']}")
             cards = page.locator("[data-testid=room-card]")
-            await page.wait_for_function("document.querySelectorAll('[data-testid=room-card]').length === 2", timeout=10_000)
+            await expect(page.locator("[data-testid=room-card]")).to_have_count(2, timeout=10_000)  # CSP: no eval
             assert await cards.count() == 2
             card_b = page.locator("[data-testid=room-card][data-room=b]")
             assert await card_b.get_attribute("data-status") == "booked"
@@ -246,7 +247,7 @@ async def test_use_plots_and_printable_learning_time_report(make_settings: Calla
 
         facilitator = await browser.new_page(viewport={"width": 1000, "height": 1200})
         await facilitator.goto(f"{live.url}/static/report.html#token={eva}")
-        await facilitator.wait_for_function("document.querySelectorAll('#subject option').length === 3")
+        await expect(facilitator.locator("#subject option")).to_have_count(3)
         await facilitator.select_option("#subject", f"groups/{week.group}")
         await facilitator.fill("#start", "2026-03-01")
         await facilitator.fill("#end", "2026-03-31")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from roomctl.access.secure.keys import ADMIN_KEY, BadgeKeys
 from roomctl.access.service import AccessService
@@ -143,21 +144,12 @@ async def test_the_admin_page_lists_plain_badges_and_provisions_by_tap(
         await section.locator("select[name=provision-member]").select_option(value=str(member))
         await section.locator("[data-testid=provision-button]").click()
         status = section.locator("[data-testid=provision-status]")
-        await page.wait_for_function(
-            "document.querySelector('[data-testid=provision-status]').textContent.includes('Leg de nieuwe pas')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        await expect(status).to_contain_text("Leg de nieuwe pas", timeout=UI_TIMEOUT_MS)  # the page's CSP allows no eval
         chip.place(FakeNtag424(bytes.fromhex(NEW_UID)))
-        await page.wait_for_function(
-            "document.querySelector('[data-testid=provision-status]')?.textContent.includes('Beveiligde pas gekoppeld')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        await expect(status).to_contain_text("Beveiligde pas gekoppeld", timeout=UI_TIMEOUT_MS)
         chip.remove()
         assert NEW_UID in await status.inner_text()
-        await page.wait_for_function(
-            f"document.querySelector('[data-testid=plain-{member}]')?.textContent.includes('beveiligd 1')",
-            timeout=UI_TIMEOUT_MS,
-        )
+        await expect(section.locator(f"[data-testid=plain-{member}]")).to_contain_text("beveiligd 1", timeout=UI_TIMEOUT_MS)
         assert f"{NEW_UID} beveiligd" in await section.locator("select[name=provision-member]").inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         await section.screenshot(path=str(ARTIFACTS / "admin-secure-badges.png"))

@@ -11,7 +11,7 @@ import pytest
 
 from roomctl.config import Settings
 from roomctl.errors import ValidationError
-from roomctl.proposal.cost import BudgetExceededError
+from roomctl.proposal.cost import BudgetExceededError, local_day
 from roomctl.proposal.store import last_accepted_proposal
 from tests.conftest import wait_for
 from tests.fake_anthropic import Drop, FakeAnthropic, Reply, Status
@@ -254,11 +254,14 @@ async def test_same_idempotency_key_or_a_second_ask_makes_no_duplicate(llm_setti
 
 
 async def test_budget_reached_stops_new_requests(llm_settings, fake) -> None:
-    room = build_room(llm_settings(daily_budget_eur=0.01))
+    room = build_room(llm_settings(daily_budget_eur=0.1))
     async with running(room) as svc:
         svc.ask(1, transcript=TRANSCRIPT)
         await wait_for(lambda: proposal_state(room).get("state") == "ready", timeout=10)
-        # 1200 in + 600 out at sonnet prices = EUR 0.01176 >= 0.01
+        # 1200 in + 600 out at sonnet prices = EUR 0.01176; other calls today spent the rest of the budget
+        svc.store.record_usage(svc.store.requests_for_session(1)[0]["id"], at=room.clock.now(),
+                               day=local_day(room.clock.now(), room.settings.room.tz), model="claude-sonnet-4-6",
+                               input_tokens=1, output_tokens=1, cost=0.09)  # fmt: skip
         with pytest.raises(BudgetExceededError, match="budget for AI proposals"):
             svc.ask(2, transcript=TRANSCRIPT)
         assert svc.store.requests_for_session(2) == []

@@ -15,7 +15,7 @@ from roomctl.config import Settings
 from roomctl.core.clock import RunningClock
 from roomctl.proposal.service import ProposalService
 from tests.fake_anthropic import FakeAnthropic, Reply
-from tests.proposal_helpers import GOOD_PROPOSAL, TRANSCRIPT, build_room, seed_group
+from tests.proposal_helpers import GOOD_PROPOSAL, TRANSCRIPT, build_room, seed_group, seed_sessions
 
 KEY = "sk-test-api"
 REVISED = {**GOOD_PROPOSAL, "title": "Overdrachtskaart, met de teamleider als eigenaar"}
@@ -35,9 +35,11 @@ def app_client(
     monkeypatch.setenv("ROOMCTL_ANTHROPIC_API_KEY", KEY)
     room = build_room(make_settings(llm={"base_url": fake.base_url}), clock)
     group = seed_group(room)
+    seed_sessions(room, group, (1, 3, 7, 9))
     headers = {}
     for role in ("facilitator", "admin", "facilities", "kiosk"):
-        _, token = create_token(room.db, role, label=role, now=room.clock.now())
+        bound = {"group_id": group} if role == "facilitator" else {}  # the group's tablet
+        _, token = create_token(room.db, role, label=role, now=room.clock.now(), **bound)
         headers[role] = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(room)) as client:
         client.app.state.room.service(ProposalService).outbox.backoff_base = 0.05  # type: ignore[attr-defined]

@@ -18,7 +18,16 @@ from roomctl.core.clock import ManualClock
 from roomctl.proposal.service import ProposalService
 from tests.conftest import wait_for
 from tests.fake_anthropic import FakeAnthropic, Reply
-from tests.proposal_helpers import GOOD_PROPOSAL, MEMBERS, OTHER_MEMBER, build_room, running, seed_group, sent_text
+from tests.proposal_helpers import (
+    GOOD_PROPOSAL,
+    MEMBERS,
+    OTHER_MEMBER,
+    build_room,
+    running,
+    seed_group,
+    seed_sessions,
+    sent_text,
+)
 
 KEY = "sk-test-preview"
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -49,7 +58,8 @@ def app_client(
     clock = ManualClock(START)
     room = build_room(make_settings(llm={"base_url": fake.base_url}, speech={"transcript_retention_days": 30}), clock)
     group = seed_group(room)
-    _, token = create_token(room.db, "facilitator", label="tablet", now=clock.now())
+    seed_sessions(room, group, (4, 5, 6))
+    _, token = create_token(room.db, "facilitator", label="tablet", now=clock.now(), group_id=group)
     with TestClient(create_app(room)) as client:
         yield client, {"Authorization": f"Bearer {token}"}, group, clock
 

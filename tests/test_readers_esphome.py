@@ -118,3 +118,27 @@ async def test_esphome_taps_are_uid_credentials_and_cannot_open_a_secure_badge(
         finally:
             node.loop_stop()
             node.disconnect()
+
+
+async def test_a_retained_tag_is_not_a_tap(broker: Broker, make_settings: Callable[..., Any]) -> None:
+    """A tag message the broker kept (retained) is replayed to every new subscriber: it must never open the door."""
+    node = node_client(broker)
+    try:
+        node.publish(DEFAULT_ESPHOME_TOPIC, MEMBER_UID.encode(), qos=1, retain=True).wait_for_publish(2)
+        node.publish("door-reader/status", b"online", qos=1, retain=True).wait_for_publish(2)
+        sections = room_sections(
+            mqtt={"enabled": True, "port": broker.port}, reader={"kind": "esphome", "name": "esphome-deur"}
+        )
+        async with running_room(make_settings(**sections)) as room:
+            await wait_for(lambda: room.service(MqttBus).connected)
+            reader = room.service(AccessService).reader
+            await wait_for(lambda: reader.online)  # the retained status did arrive, so the retained tag did too
+            node.publish(DEFAULT_ESPHOME_TOPIC, b"04EE0000000001", qos=1).wait_for_publish(2)  # a live tap after it
+            await wait_for(lambda: audit_rows(room, "tap"))
+            rows = audit_rows(room, "tap")
+            assert [r["reason"] for r in rows] == ["unknown"], "only the live tap was decided"
+            assert relay_activations(room) == 0
+    finally:
+        node.publish(DEFAULT_ESPHOME_TOPIC, b"", qos=1, retain=True).wait_for_publish(2)  # clear the retained tag
+        node.loop_stop()
+        node.disconnect()

@@ -239,4 +239,4 @@ def test_asking_over_the_proposal_api_uses_what_the_group_chose_on_the_tablet(ap
         assert text in body
 
     unknown = api.call("POST", "/api/v1/sessions/9999/proposals", json={"transcript": "Alleen tekst."})
-    assert unknown.status_code == 202, "a session without stored choices is asked with the body alone"
+    assert unknown.status_code == 404, "a proposal needs an existing session of the caller's group (issue 14)"

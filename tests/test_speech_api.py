@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from roomctl.api.app import create_app
+from roomctl.api.tokens import create_token
 from roomctl.config import Settings
 from roomctl.core.clock import RunningClock
 from roomctl.runtime import build_room
@@ -32,8 +33,16 @@ def client(
     )
     installed_model("tiny.en", model_dir(settings))
     room = build_room(settings, clock)
+    now = room.clock.now().isoformat()
+    with room.db.atomic():  # session 42 of a group, whose tablet records it (the group scope checks session ids)
+        room.db.execute("insert into groups (id, name, created_at) values (1, 'Team', ?)", [now])
+        room.db.execute(
+            "insert into sessions (id, group_id, videoframe_id, videoframe_version, started_at, ended_at, state, "
+            "updated_at) values (42, 1, 'vf', '1', ?, ?, '{}', ?)", [now, now, now])  # fmt: skip
     with TestClient(create_app(room)) as test_client:
-        yield test_client, role_tokens(room), room
+        tokens = role_tokens(room)
+        tokens["facilitator"] = create_token(room.db, "facilitator", label="tablet", now=room.clock.now(), group_id=1)[1]
+        yield test_client, tokens, room
 
 
 def auth(tokens: dict[str, str], role: str) -> dict[str, str]:

@@ -55,7 +55,8 @@ async def test_unknown_badge_keeps_door_locked_and_kiosk_idle(live_room: LiveRoo
     await page.wait_for_selector("[data-testid=tap-hint]")
     async with httpx.AsyncClient(base_url=live_room.url) as client:
         response = await client.post("/api/v1/door/taps", json={"uid": "04FFFFFFFFFFFF"}, headers=live_room.headers("reader"))
-    assert response.json() == {"granted": False, "reason": "unknown", "member": None, "booking_id": None, "credential": "uid"}
+    answer = response.json()
+    assert (answer["granted"], answer["reason"]) == (False, "unknown") and "member" not in answer, "no name to a reader"
     assert live_room.room.service(AccessService).door.relay.pin.state == 0
     await wait_for(lambda: live_room.room.screen.get("session") is None)
     assert await page.locator("#screen").get_attribute("data-view") == "idle"

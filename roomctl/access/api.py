@@ -12,27 +12,56 @@ from pydantic import BaseModel, Field
 from roomctl.access.events import Tap
 from roomctl.access.service import AccessService
 from roomctl.api.deps import get_room, provide
-from roomctl.api.security import Role, allow
+from roomctl.api.security import Principal, Role, allow
 from roomctl.core.room import Room
+from roomctl.errors import ValidationError
 
 router = APIRouter(tags=["door"])
 AccessDep = Annotated[AccessService, Depends(provide(AccessService))]
 """The access service, the one way the door routes reach it."""
 
 
+NETWORK_PREFIX = "net:"
+"""Networked readers' names in the audit trail and the lockout: never the same as the physical reader's."""
+
+
 class TapIn(BaseModel):
     """A tap reported by a reader."""
 
     uid: str = Field(..., max_length=64, description="the badge UID in hex, e.g. 04A1B2C3D4E5F6")
-    reader: str = Field("api", max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    reader: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$",
+                               description="a reader token's own reader (another is refused); admin: any name")  # fmt: skip
 
 
-@router.post("/door/taps", dependencies=[allow(Role.READER, Role.ADMIN)])
-async def post_tap(body: TapIn, room: Room = Depends(get_room)) -> dict[str, Any]:
-    """A tap from a networked or simulated reader; answers the decision. Reader and admin tokens."""
-    decision = await room.dispatch(Tap(source="api", uid=body.uid, reader=body.reader))
-    result: dict[str, Any] = decision.as_dict()
-    return result
+def _network_reader(room: Room, principal: Principal, asked: str | None) -> str:
+    """The name a networked tap is recorded under: the reader token's own reader (issue 14)."""
+    if principal.role == Role.READER:
+        own = principal.reader or f"token-{principal.token_id}"
+        if asked is not None and asked != own:
+            raise ValidationError(f"this token speaks for reader {own!r} only, not {asked!r}", field="reader")
+        name = own
+    else:
+        name = asked or "api"
+    if name == room.settings.reader.name:
+        raise ValidationError(f"{name!r} is the door's own reader; a networked reader needs another name", field="reader")
+    return NETWORK_PREFIX + name
+
+
+@router.post("/door/taps")
+async def post_tap(body: TapIn, room: Room = Depends(get_room),
+                   principal: Principal = allow(Role.READER, Role.ADMIN)) -> dict[str, Any]:  # fmt: skip
+    """A tap from a networked or simulated reader; answers granted/denied and a reason code (never who it was).
+
+    A reader token's taps are its own reader's (``roomctl token create --role reader --reader NAME``); denied
+    taps count towards that reader's lockout and that of all networked readers together, never the door's own.
+    """
+    reader = _network_reader(room, principal, body.reader)
+    decision = await room.dispatch(Tap(source="api", uid=body.uid, reader=reader))
+    answer: dict[str, Any] = {"granted": decision.granted, "reason": decision.reason.value, "reader": reader}
+    if principal.role == Role.ADMIN:  # an admin's simulated tap may learn whose badge it was, by id
+        answer["member_id"] = decision.member.id if decision.member else None
+        answer["booking_id"] = decision.booking.id if decision.booking else None
+    return answer
 
 
 @router.get("/door", dependencies=[allow(Role.ADMIN, Role.FACILITIES, Role.FACILITATOR)])

@@ -14,6 +14,11 @@ from typing import Generic, TypeVar
 
 HOLD_WINDOW_SECONDS = 1.5
 """The same UID at the same reader within this long of its previous read is the same (held) card."""
+NETWORK_READERS = "network"
+"""The lockout key all networked (API) readers count under together, beside their own; never a reader's name
+(API readers are named ``net:<name>``), so a network flood cannot lock out the physical reader."""
+NETWORK_LOCKOUT_FACTOR = 2
+"""All networked readers together are locked out after this many times one reader's denied taps."""
 MAX_TRACKED_READERS = 256
 """Readers remembered at once; the least recently used is forgotten first."""
 

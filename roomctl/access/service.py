@@ -38,7 +38,7 @@ from roomctl.access.events import (
     Tap,
 )
 from roomctl.access.gpio import make_pin_factory
-from roomctl.access.guard import HoldFilter, Lockout
+from roomctl.access.guard import NETWORK_LOCKOUT_FACTOR, NETWORK_READERS, HoldFilter, Lockout
 from roomctl.access.presence import PresenceSensor
 from roomctl.access.readers import Reader, make_reader
 from roomctl.access.secure.credentials import SECURE, UID, SecureBadges
@@ -93,6 +93,8 @@ class AccessService:
         self._proofs: OrderedDict[int, tuple[CardProof, Decision]] = OrderedDict()
         """Decisions on recent card proofs: a reader repeats a held card's proof, which is one presentation."""
         self.lockout = Lockout(door.lockout_denied_taps, door.lockout_window_seconds, door.lockout_seconds)
+        self.network_lockout = Lockout(door.lockout_denied_taps * NETWORK_LOCKOUT_FACTOR, door.lockout_window_seconds,
+                                       door.lockout_seconds)  # all networked readers together (issue 14)
         self.alarms = AlarmBoard(self.audit, room.clock, self._publish_alarms)
         self._opening = 0
         self._recording = False
@@ -210,11 +212,16 @@ class AccessService:
                 self._proofs.popitem(last=False)
         return decision
 
+    def _lockout_keys(self, tap: Tap) -> list[tuple[Lockout, str]]:
+        """Lockout counts per reader, and for networked (API) readers also all of them together (issue 14)."""
+        own = (self.lockout, tap.reader)
+        return [own, (self.network_lockout, NETWORK_READERS)] if tap.source == "api" else [own]
+
     def _decide(self, tap: Tap, uid: str | None, mono: float) -> Decision:
         now = self.room.clock.now()
-        if self.lockout.locked(tap.reader, mono):
+        if any(lockout.locked(key, mono) for lockout, key in self._lockout_keys(tap)):
             decision = Decision(False, Reason.LOCKED_OUT)
-            remaining = round(self.lockout.remaining(tap.reader, mono), 1)
+            remaining = round(max(lockout.remaining(key, mono) for lockout, key in self._lockout_keys(tap)), 1)
             self._record(tap, uid, decision, {"lockout_remaining_seconds": remaining})
             log.warning("tap at %s refused: reader locked out for %.0f s more", tap.reader, remaining)
             self._signal(Signal.DENIED)
@@ -224,7 +231,7 @@ class AccessService:
             length = len(tap.uid) if isinstance(tap.uid, str) else None
             self._record(tap, None, decision, {"length": length, "type": type(tap.uid).__name__})
             log.warning("malformed UID (length %s) from reader %s rejected", length, tap.reader)
-            self._denied(tap.reader, mono)
+            self._denied(self._lockout_keys(tap), mono)
             return decision
         if tap.proof is not None and tap.proof.provisioning is not None:
             return self._provisioned(tap, uid, tap.proof, now)
@@ -244,7 +251,7 @@ class AccessService:
         if not decision.granted:
             self._record(tap, uid, decision, {"booking_id": decision.booking.id} if decision.booking else None)
             log.info("tap at %s denied: %s", tap.reader, decision.reason.value)
-            self._denied(tap.reader, mono)
+            self._denied(self._lockout_keys(tap), mono)
             return decision
         self._grant(tap, uid, decision)
         return decision
@@ -256,7 +263,7 @@ class AccessService:
         decision = Decision(False, reason, member, credential=credential)
         self._record(tap, uid, decision, self.policy.refusal_detail(uid, tap.proof, reason) or None)
         log.warning("tap at %s refused: %s", tap.reader, reason.value)
-        self._denied(tap.reader, mono, Signal.NOT_SECURE if reason is Reason.BADGE_NOT_SECURE else Signal.DENIED)
+        self._denied(self._lockout_keys(tap), mono, Signal.NOT_SECURE if reason is Reason.BADGE_NOT_SECURE else Signal.DENIED)
         return decision
 
     def _provisioned(self, tap: Tap, uid: str, proof: CardProof, now: datetime) -> Decision:
@@ -288,13 +295,13 @@ class AccessService:
                     "message": "too many wrong codes; wait a few minutes and try again"}  # fmt: skip
         if guests is None or in_closure(self.repo, now):
             self._record(tap, None, Decision(False, Reason.GUEST_CODE), {"why": "closed"})
-            self._denied(event.reader, mono)
+            self._denied([(self.lockout, event.reader)], mono)
             return {"granted": False, "reason": Reason.GUEST_CODE.value, "why": "closed",
                     "message": "the room is closed now"}  # fmt: skip
         check = guests.redeem_code(event.code, now)
         if check.booking is None:
             self._record(tap, None, Decision(False, Reason.GUEST_CODE), {"why": check.reason, "guest_id": check.guest_id})
-            self._denied(event.reader, mono)
+            self._denied([(self.lockout, event.reader)], mono)
             return {"granted": False, "reason": Reason.GUEST_CODE.value, "why": check.reason,
                     "message": check.message, **check.extra}  # fmt: skip
         decision = Decision(True, Reason.GUEST, None, check.booking)
@@ -348,9 +355,13 @@ class AccessService:
         )
         self._taps.labels("granted" if decision.granted else "denied", decision.reason.value).inc()
 
-    def _denied(self, reader: str, mono: float, signal: Signal = Signal.DENIED) -> None:
+    def _denied(self, lockouts: list[tuple[Lockout, str]], mono: float, signal: Signal = Signal.DENIED) -> None:
         self._signal(signal)
-        if self.lockout.denied(reader, mono):
+        for lockout, reader in lockouts:
+            self._count_denial(lockout, reader, mono)
+
+    def _count_denial(self, lockout: Lockout, reader: str, mono: float) -> None:
+        if lockout.denied(reader, mono):
             door = self.settings.door
             self.alarms.raise_alarm(
                 AlarmKind.LOCKOUT,
@@ -361,7 +372,8 @@ class AccessService:
             self.room.post_later(door.lockout_seconds, LockoutEnded(source="access", reader=reader))
 
     def _on_lockout_ended(self, event: LockoutEnded) -> None:
-        if not self.lockout.locked(event.reader, self.room.clock.monotonic()):
+        lockout = self.network_lockout if event.reader == NETWORK_READERS else self.lockout
+        if not lockout.locked(event.reader, self.room.clock.monotonic()):
             self.alarms.clear(AlarmKind.LOCKOUT, event.reader, "lockout over")
 
     # -- the door -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 
 from roomctl import __version__
 from roomctl.api import core_routes, pages
+from roomctl.api.limits import AuthBeforeBodyMiddleware, SecurityHeadersMiddleware
 from roomctl.api.problems import install_problem_handlers
 from roomctl.core.room import Room
 from roomctl.runtime import API_PREFIX, CAPABILITIES
@@ -40,6 +41,8 @@ def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
         description="The controller of a Vitale Weekcyclus learning room. Every route states who may call it.",
         lifespan=lifespan,
     )
+    app.add_middleware(AuthBeforeBodyMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.room = room
     install_problem_handlers(app)
     app.include_router(core_routes.router)

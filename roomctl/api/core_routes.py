@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, WebSocket
+from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from roomctl.api import admin_audit
 from roomctl.api.deps import get_room, get_room_ws
+from roomctl.api.feeds import screen_view, token_alive
 from roomctl.api.push import push
-from roomctl.api.security import Role, allow_ws, public
+from roomctl.api.security import Principal, Role, allow, allow_ws, public
 from roomctl.core.room import Room
 
 log = logging.getLogger(__name__)
@@ -35,20 +37,26 @@ async def metrics(room: Room = Depends(get_room)) -> Response:
     return Response(generate_latest(room.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+@router.get("/api/v1/admin/audit", dependencies=[allow(Role.ADMIN)], tags=["core"])
+async def admin_audit_trail(
+    room: Room = Depends(get_room), limit: int = Query(200, ge=1, le=10_000)
+) -> list[dict[str, Any]]:
+    """Who changed members, badges, tokens, groups, bookings, series and closures, and when (newest first)."""
+    return admin_audit.entries(room.db, limit=limit)
+
+
 @router.websocket("/ws")
 async def screen_state(
     websocket: WebSocket,
     room: Room = Depends(get_room_ws),
-    _principal: Any = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
+    principal: Principal = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
 ) -> None:
     """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``).
 
-    Each message also carries ``now``, the room's clock, so pages count down from the room's time rather
-    than from the device's own clock (a tablet's clock may be off).
+    Only the kiosk's feed carries the pairing PIN; a group's session parts go only to callers holding that
+    group; the WebSocket closes (4401) within seconds of its token being revoked or expiring. Each message also
+    carries ``now``, the room's clock, so pages count down from the room's time rather than from the device's
+    own clock (a tablet's clock may be off).
     """
-
-    def render() -> dict[str, Any]:
-        return {**room.screen.snapshot(), "now": room.clock.now().isoformat()}
-
-    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), render,
-               resend_seconds=WS_PING_SECONDS)  # fmt: skip
+    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), screen_view(room, principal),
+               resend_seconds=WS_PING_SECONDS, alive=token_alive(room, principal))  # fmt: skip

@@ -49,8 +49,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {404: "Not found", 405: "Method not allowed", 408: "Request timeout", 413: "Content too large"}
         return problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"), str(exc.detail))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        log.info("a number out of range on %s %s: %s", request.method, request.url.path, exc)
+        return problem(422, "validation", "Invalid input", "a number in the request is out of range (ids fit in 63 bits)")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

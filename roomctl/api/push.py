@@ -19,8 +19,20 @@ log = logging.getLogger(__name__)
 Subscribe = Callable[[Callable[[], None]], Callable[[], None]]
 """Registers a no-argument change callback; returns the function that unregisters it."""
 
+RECHECK_SECONDS = 2.0
+"""How often an open WebSocket asks whether its token still holds (revoked or expired: closed)."""
+WS_CLOSE_TOKEN_ENDED = 4401
+"""Close code when the token was revoked or expired while the WebSocket was open."""
 
-async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], Any], *, resend_seconds: float) -> None:
+
+async def push(
+    websocket: WebSocket,
+    subscribe: Subscribe,
+    render: Callable[[], Any],
+    *,
+    resend_seconds: float,
+    alive: Callable[[], bool] | None = None,
+) -> None:
     """Accept ``websocket`` and keep it up to date until the client leaves.
 
     Args:
@@ -28,6 +40,8 @@ async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], 
         subscribe: Where changes are announced.
         render: The JSON-able view to send (called on the loop, once per send).
         resend_seconds: Without a change the view is sent again this often (keeps proxies and NATs open).
+        alive: Asked every :data:`RECHECK_SECONDS`; when it answers False (the token was revoked or expired)
+            the WebSocket is closed with :data:`WS_CLOSE_TOKEN_ENDED`.
     """
     await websocket.accept()
     changed = asyncio.Event()
@@ -38,8 +52,12 @@ async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], 
             changed.clear()
             await websocket.send_json(render())
             waiter = asyncio.ensure_future(changed.wait())
-            done, _ = await asyncio.wait({receiver, waiter}, timeout=resend_seconds, return_when=asyncio.FIRST_COMPLETED)
+            done = await _wait(receiver, waiter, resend_seconds, alive)
             waiter.cancel()
+            if done is None:
+                log.info("closing a WebSocket: its token was revoked or expired")
+                await websocket.close(code=WS_CLOSE_TOKEN_ENDED, reason="token revoked or expired")
+                break
             if receiver in done:
                 if receiver.result()["type"] == "websocket.disconnect":
                     break
@@ -49,3 +67,21 @@ async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], 
     finally:
         receiver.cancel()
         unsubscribe()
+
+
+async def _wait(
+    receiver: asyncio.Future[Any], waiter: asyncio.Future[Any], resend_seconds: float, alive: Callable[[], bool] | None
+) -> set[asyncio.Future[Any]] | None:
+    """Wait for a message, a change or ``resend_seconds``; ``None`` when ``alive`` says the token ended."""
+    if alive is None:
+        done, _ = await asyncio.wait({receiver, waiter}, timeout=resend_seconds, return_when=asyncio.FIRST_COMPLETED)
+        return done
+    left = resend_seconds
+    while True:
+        step = min(left, RECHECK_SECONDS)
+        done, _ = await asyncio.wait({receiver, waiter}, timeout=step, return_when=asyncio.FIRST_COMPLETED)
+        if not alive():
+            return None
+        left -= step
+        if done or left <= 0:
+            return done

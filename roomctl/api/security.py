@@ -5,19 +5,24 @@ A route declares its access with exactly one of :func:`allow` (bearer token with
 when a route declares neither, and calls each guarded route without a token (401) and with a token of a role
 it does not allow (403).
 
+After the role, the guard checks the group scope of every object named in the path
+(:func:`roomctl.api.scope.check_path`): another group's object answers 404.
+
 Tokens come as ``Authorization: Bearer <token>``; the WebSocket takes ``?token=`` because browsers cannot set
 headers on it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Request, WebSocket, WebSocketException
 
 from roomctl.api.roles import Role
+from roomctl.api.scope import check_path
 from roomctl.api.tokens import Principal, verify_token
-from roomctl.errors import AuthError, ForbiddenError
+from roomctl.errors import AuthError, ForbiddenError, NotFoundError
 
 WS_CLOSE_UNAUTHORIZED = 4401
 """WebSocket close code for a missing or unknown token (4000-4999 are for applications)."""
@@ -25,8 +30,41 @@ WS_CLOSE_FORBIDDEN = 4403
 """WebSocket close code for a token whose role may not connect."""
 
 
-def _room_db(conn: Request | WebSocket) -> Any:
-    return conn.app.state.room.db
+def _room(conn: Request | WebSocket) -> Any:
+    return conn.app.state.room
+
+
+def _binding_ended(room: Any, principal: Principal) -> str | None:
+    """Why a token's binding no longer holds (its member left, its booking ended), or ``None``."""
+    db = room.db
+    if principal.member_id is not None:
+        row = db.execute("select active from members where id = ?", [principal.member_id]).fetchone()
+        if row is None or not row[0]:
+            return "the member this token belongs to has left; ask an admin for a new one"
+    if principal.booking_id is not None:
+        row = db.execute("select end_utc, status from bookings where id = ?", [principal.booking_id]).fetchone()
+        if row is None or row[1] == "cancelled" or room.clock.now() >= datetime.fromisoformat(row[0]):
+            return "the booking this tablet was paired for has ended; pair it again with the PIN on the projector"
+    return None
+
+
+def authenticate(conn: Request | WebSocket) -> Principal:
+    """The caller's principal: a known token, not revoked, not expired, its member and booking still current.
+
+    Raises:
+        AuthError: No token, or one that does not (or no longer) hold.
+    """
+    token = _token_from(conn)
+    if not token:
+        raise AuthError("send a bearer token: Authorization: Bearer <token> (create one with `roomctl token create`)")
+    room = _room(conn)
+    principal = verify_token(room.db, token, now=room.clock.now())
+    if principal is None:
+        raise AuthError("the token is unknown, revoked or expired; ask an admin for a new one")
+    ended = _binding_ended(room, principal)
+    if ended is not None:
+        raise AuthError(ended)
+    return principal
 
 
 def _token_from(conn: Request | WebSocket) -> str | None:
@@ -48,16 +86,12 @@ class RoleGuard:
         self.roles = roles
 
     def _check(self, conn: Request | WebSocket) -> Principal:
-        token = _token_from(conn)
-        if not token:
-            raise AuthError("send a bearer token: Authorization: Bearer <token> (create one with `roomctl token create`)")
-        principal = verify_token(_room_db(conn), token)
-        if principal is None:
-            raise AuthError("the token is unknown or revoked; ask an admin for a new one")
+        principal = authenticate(conn)
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise ForbiddenError(f"a {principal.role.value} token may not do this; it needs one of: {allowed}")
         conn.state.principal = principal
+        check_path(conn, principal)
         return principal
 
 
@@ -74,7 +108,7 @@ class WebSocketRoleGuard(RoleGuard):
     async def __call__(self, websocket: WebSocket) -> Principal:
         try:
             return self._check(websocket)
-        except (AuthError, ForbiddenError) as exc:
+        except (AuthError, ForbiddenError, NotFoundError) as exc:
             code = WS_CLOSE_UNAUTHORIZED if isinstance(exc, AuthError) else WS_CLOSE_FORBIDDEN
             raise WebSocketException(code=code, reason=exc.detail[:120]) from None
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from roomctl.api.deps import get_room
+from roomctl.api.scope import RowId, ScopeDep
 from roomctl.api.security import Role, allow
 from roomctl.booking import api_bookings, api_series
 from roomctl.booking.api_bookings import BookingDep
@@ -50,16 +51,16 @@ class GroupIn(BaseModel):
     """A new group of 2-8 members."""
 
     name: str = Field(..., min_length=1, max_length=120)
-    member_ids: list[int] = Field(..., min_length=MIN_GROUP, max_length=MAX_GROUP)
-    facilitator_id: int | None = None
+    member_ids: list[RowId] = Field(..., min_length=MIN_GROUP, max_length=MAX_GROUP)
+    facilitator_id: RowId | None = None
 
 
 class GroupPatch(BaseModel):
     """Changes to a group; ``facilitator_id: null`` removes the facilitator."""
 
     name: str | None = Field(None, min_length=1, max_length=120)
-    member_ids: list[int] | None = Field(None, min_length=MIN_GROUP, max_length=MAX_GROUP)
-    facilitator_id: int | None = None
+    member_ids: list[RowId] | None = Field(None, min_length=MIN_GROUP, max_length=MAX_GROUP)
+    facilitator_id: RowId | None = None
 
 
 def member_view(repo: BookingRepository, member_id: int) -> dict[str, Any]:
@@ -169,9 +170,9 @@ async def booking_settings(room: Room = Depends(get_room)) -> dict[str, Any]:
 
 
 @router.get("/groups", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
-async def list_groups(repo: BookingRepository = Depends(_repo)) -> list[dict[str, Any]]:
-    """Every group. Admin and facilitators."""
-    return [group_view(g) for g in repo.groups()]
+async def list_groups(scope: ScopeDep, repo: BookingRepository = Depends(_repo)) -> list[dict[str, Any]]:
+    """Every group the caller holds (admin: all; a facilitator's token: its own). Admin and facilitators."""
+    return [group_view(g) for g in repo.groups() if scope.holds(g.id)]
 
 
 @router.post("/groups", status_code=201, dependencies=[allow(Role.ADMIN)])

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room, provide
-from roomctl.api.security import Principal, Role, allow
-from roomctl.booking.repository import Booking, BookingRepository
+from roomctl.api.scope import RowId, ScopeDep, owner_query
+from roomctl.api.security import Role, allow
+from roomctl.booking.repository import Booking
 from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
-from roomctl.errors import ForbiddenError
+from roomctl.errors import ValidationError
 
 router = APIRouter(tags=["booking"])
 
@@ -25,31 +26,18 @@ BookingDep = Annotated[BookingService, Depends(provide(BookingService))]
 """The booking service, the one way booking's routes reach it."""
 
 
-def facilitated_groups(principal: Principal, repo: BookingRepository) -> set[int] | None:
-    """The groups a facilitator token bound to a member may see; ``None`` means every group.
-
-    Admin and facilities tokens, and facilitator tokens not bound to a member (the room's own tablet), see all.
-    """
-    if principal.role != Role.FACILITATOR or principal.member_id is None:
-        return None
-    return {g.id for g in repo.groups() if g.facilitator_id == principal.member_id or principal.member_id in g.member_ids}
-
-
-def require_group(principal: Principal, repo: BookingRepository, group_id: int) -> None:
-    """Refuse a facilitator token of another group.
-
-    Raises:
-        ForbiddenError: The token is bound to a member who is not in or facilitating the group.
-    """
-    allowed = facilitated_groups(principal, repo)
-    if allowed is not None and group_id not in allowed:
-        raise ForbiddenError(f"this token belongs to a facilitator of other groups, not group {group_id}")
+group_itself = owner_query("group_id", "group", "select id from groups where id = ?")
+"""A group owns itself (the group scope's resolver for ``{group_id}``)."""
+booking_group = owner_query("booking_id", "booking", "select group_id from bookings where id = ?")
+"""The group a booking is for (``{booking_id}``)."""
+series_group = owner_query("series_id", "series", "select group_id from series where id = ?")
+"""The group a series is for (``{series_id}``)."""
 
 
 class BookingIn(BaseModel):
     """A single booking; times are ISO 8601 with an offset."""
 
-    group_id: int
+    group_id: RowId
     start: AwareDatetime
     end: AwareDatetime
 
@@ -80,14 +68,17 @@ async def list_bookings(
     end: AwareDatetime = Query(..., description="ISO 8601 with offset"),
     group: int | None = Query(None, description="only this group's bookings"),
     service: BookingDep,
+    scope: ScopeDep,
 ) -> list[dict[str, Any]]:
-    """Active bookings overlapping a period, in time order (at most 800 days at once)."""
-    from roomctl.errors import ValidationError
+    """Active bookings overlapping a period, in time order (at most 800 days at once).
 
+    A facilitator's or tablet's token sees its own groups' bookings only.
+    """
     if end <= start or (end - start).days > MAX_LIST_DAYS:
         raise ValidationError(f"end must follow start, at most {MAX_LIST_DAYS} days later", field="end")
+    scope.require("group_id", group)
     found = service.repo.overlapping(start, end)
-    return _views(service, [b for b in found if group is None or b.group_id == group])
+    return _views(service, [b for b in found if (group is None or b.group_id == group) and scope.holds(b.group_id)])
 
 
 @router.post("/bookings", status_code=201, dependencies=[allow(Role.ADMIN)])
@@ -147,10 +138,9 @@ async def extend_booking(
     body: ExtendIn,
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """Extend a running booking; 409 when the room is not free after it. Facilitator and admin."""
-    require_group(principal, service.repo, service.repo.booking(booking_id).group_id)
     return _views(service, [service.extend(booking_id, body.minutes, room.clock.now())])[0]
 
 
@@ -160,8 +150,7 @@ async def end_booking(
     booking_id: int,
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """End a running booking now, freeing the rest of its slot. Facilitator and admin."""
-    require_group(principal, service.repo, service.repo.booking(booking_id).group_id)
     return _views(service, [service.end_early(booking_id, room.clock.now())])[0]

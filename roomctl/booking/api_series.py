@@ -9,12 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from roomctl.api.deps import get_room
-from roomctl.api.security import Principal, Role, allow
-from roomctl.booking.api_bookings import BookingDep, facilitated_groups, require_group
+from roomctl.api.limits import CALENDAR_BODY_BYTES
+from roomctl.api.scope import RowId, ScopeDep
+from roomctl.api.security import Role, allow, public
+from roomctl.api.tokens import create_feed_token, feed_group, list_feed_tokens, revoke_feed_token
+from roomctl.booking.api_bookings import BookingDep
 from roomctl.booking.closures import ClosureStore, parse_ics
 from roomctl.booking.series import MAX_SLOTS, make_spec
 from roomctl.core.room import Room
-from roomctl.errors import ValidationError
+from roomctl.errors import NotFoundError, ValidationError
 
 router = APIRouter(tags=["booking"])
 
@@ -33,7 +36,7 @@ class SlotIn(BaseModel):
 class SeriesIn(BaseModel):
     """A weekly series: give either ``weeks`` or ``until``."""
 
-    group_id: int
+    group_id: RowId
     slots: list[SlotIn] = Field(..., min_length=1, max_length=MAX_SLOTS)
     duration_minutes: int = Field(..., ge=1, le=24 * 60)
     first_date: date = Field(..., description="the first local day, YYYY-MM-DD")
@@ -77,11 +80,12 @@ async def list_series(
     flagged: bool = Query(False, description="only series flagged for no-shows"),
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    scope: ScopeDep,
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> list[dict[str, Any]]:
     """Series with their no-show streak and flag; a facilitator's token sees its own groups. Admin, facilitator."""
-    allowed = facilitated_groups(principal, service.repo)
-    groups = allowed if group is None else ({group} & allowed if allowed is not None else {group})
+    scope.require("group_id", group)
+    groups = (set(scope.groups) if scope.groups is not None else None) if group is None else {group}
     return service.series.listing(group_ids=groups, flagged_only=flagged, now=room.clock.now())
 
 
@@ -91,11 +95,10 @@ async def get_series(
     series_id: int,
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """A series with every occurrence. Admin, facilitator."""
     series = service.series.get(series_id, room.clock.now())
-    require_group(principal, service.repo, series["group_id"])
     return {**series, "occurrences": [b.as_dict() for b in service.series.occurrences_of(series_id)]}
 
 
@@ -104,10 +107,9 @@ async def clear_flag(
     *,
     series_id: int,
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR),
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR),
 ) -> dict[str, Any]:
     """Clear a series' no-show flag. Admin, facilitator."""
-    require_group(principal, service.repo, service.series.row(series_id)["group_id"])
     return service.series.clear_flag(series_id)
 
 
@@ -131,17 +133,20 @@ async def calendar_feed(
     end: AwareDatetime | None = Query(None, description="until (default: the longest series ahead)"),
     room: Room = Depends(get_room),
     service: BookingDep,
-    principal: Principal = allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES),
+    scope: ScopeDep,
+    _principal: Any = allow(Role.ADMIN, Role.FACILITATOR, Role.FACILITIES),
 ) -> Response:
     """The room's (or a group's) bookings as iCalendar (RFC 5545). Admin, facilitator, facilities."""
+    if group is not None:
+        scope.require("group_id", group)
+    elif scope.groups is not None:
+        raise ValidationError("a facilitator's token reads its group's feed: add ?group=ID", field="group")
+    return _feed(room, service, group, start, end)
+
+
+def _feed(room: Room, service: Any, group: int | None, start: datetime | None, end: datetime | None) -> Response:
     now = room.clock.now()
     names = {g.id: g.name for g in service.repo.groups()}
-    if group is not None:
-        if group not in names:
-            raise ValidationError(f"group {group} does not exist; pick one from GET /api/v1/groups", field="group")
-        require_group(principal, service.repo, group)
-    elif facilitated_groups(principal, service.repo) is not None:
-        raise ValidationError("a facilitator's token reads its group's feed: add ?group=ID", field="group")
     tz = room.settings.room.tz
     today = datetime.combine(now.astimezone(tz).date(), time(0), tz)
     since = start or today - timedelta(days=FEED_PAST_DAYS)
@@ -153,9 +158,55 @@ async def calendar_feed(
     return Response(body, media_type=CALENDAR_MEDIA_TYPE, headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
+class FeedIn(BaseModel):
+    """A new calendar subscription."""
+
+    label: str = Field("", max_length=120, description="where it is used, e.g. 'Outlook Anna'")
+
+
+@router.post("/groups/{group_id}/calendar-feeds", status_code=201,
+             dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])  # fmt: skip
+async def create_calendar_feed(
+    *, group_id: int, body: FeedIn, request: Request, room: Room = Depends(get_room)
+) -> dict[str, Any]:
+    """A read-only subscription URL for the group's calendar (Outlook, Google, Apple subscribe by URL alone).
+
+    The URL carries its own token, shown only now; it reads this group's bookings (no member names) and
+    nothing else; revoke it with DELETE. Admin and the group's facilitator.
+    """
+    feed_id, token = create_feed_token(room.db, group_id, label=body.label, now=room.clock.now())
+    prefix = request.url.path.rsplit(f"/groups/{group_id}/calendar-feeds", 1)[0]  # the API's mount point
+    url = str(request.base_url).rstrip("/") + f"{prefix}/calendar/{token}.ics"
+    return {"id": feed_id, "group_id": group_id, "label": body.label, "url": url,
+            "webcal": "webcal://" + url.split("://", 1)[1]}  # fmt: skip
+
+
+@router.get("/groups/{group_id}/calendar-feeds", dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])
+async def list_calendar_feeds(*, group_id: int, room: Room = Depends(get_room)) -> list[dict[str, Any]]:
+    """The group's calendar subscriptions (never their URLs)."""
+    return list_feed_tokens(room.db, group_id)
+
+
+@router.delete("/groups/{group_id}/calendar-feeds/{feed_id}", status_code=204,
+               dependencies=[allow(Role.ADMIN, Role.FACILITATOR)])  # fmt: skip
+async def revoke_calendar_feed(*, group_id: int, feed_id: int, room: Room = Depends(get_room)) -> None:
+    """Revoke a calendar subscription: its URL answers 404 from now on."""
+    revoke_feed_token(room.db, group_id, feed_id, now=room.clock.now())
+
+
+@router.get("/calendar/{feed}.ics", dependencies=[public()], response_class=Response)
+async def subscribed_calendar(*, feed: str, room: Room = Depends(get_room), service: BookingDep) -> Response:
+    """A group's calendar by subscription URL. Public: the token in the URL is the credential (read-only)."""
+    group = feed_group(room.db, feed)
+    if group is None:
+        raise NotFoundError("no such calendar subscription (it may have been revoked)")
+    return _feed(room, service, group, None, None)
+
+
 @router.post(
     "/closures/import",
     dependencies=[allow(Role.ADMIN)],
+    max_body_size=CALENDAR_BODY_BYTES,
     openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def import_closures(

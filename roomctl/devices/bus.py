@@ -97,6 +97,7 @@ class MqttBus:
         self._client_id = settings.client_id or f"roomctl-{room.site}-{room.id}"
         self._password = password
         self._handlers: TopicRouter[MessageHandler] = TopicRouter()
+        self._live_only: set[MessageHandler] = set()  # handlers that never get retained messages
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Future[Any] | None = None
@@ -337,13 +338,17 @@ class MqttBus:
 
     # -- use ------------------------------------------------------------------------------------------------
 
-    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1, *, retained: bool = True) -> None:
         """Call ``handler(topic, payload)`` on the event loop for every message matching ``topic_filter``.
+
+        ``retained=False`` skips retained messages (a badge tag kept by the broker is not a tap now).
 
         Raises:
             ValidationError: ``topic_filter`` is not a valid MQTT topic filter.
         """
         check_filter(topic_filter)
+        if not retained:
+            self._live_only.add(handler)
         self._handlers.add(topic_filter, handler)
         if self._session_up:
             self.client.subscribe(topic_filter, qos)
@@ -381,8 +386,10 @@ class MqttBus:
         if not future.done():
             future.set_result(None)
 
-    def _dispatch(self, topic: str, payload: bytes) -> None:
+    def _dispatch(self, topic: str, payload: bytes, retained: bool = False) -> None:
         for handler in self._handlers.match(topic):
+            if retained and handler in self._live_only:
+                continue
             try:
                 handler(topic, payload)
             except Exception:
@@ -410,4 +417,4 @@ class MqttBus:
         self._hand_over(self._handle_suback, mid, list(reasons))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._hand_over(self._dispatch, message.topic, bytes(message.payload))
+        self._hand_over(self._dispatch, message.topic, bytes(message.payload), bool(message.retain))

@@ -13,12 +13,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
-from roomctl.api.deps import get_room, provide
+from roomctl.api.deps import get_room, get_room_ws, provide
+from roomctl.api.feeds import token_alive
 from roomctl.api.push import push
+from roomctl.api.scope import ScopeDep
 from roomctl.api.security import Principal, Role, allow, allow_ws
 from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
-from roomctl.errors import ForbiddenError, NotFoundError
+from roomctl.errors import NotFoundError
 from roomctl.facilities import learning
 from roomctl.facilities.analytics import utilisation, utilisation_csv
 from roomctl.facilities.period import Period, parse_period
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["facilities"])
 RoomDep = Annotated[Room, Depends(get_room)]
+RoomWsDep = Annotated[Room, Depends(get_room_ws)]
 StartQ = Annotated[str | None, Query(max_length=40, description="date (room-local day) or instant; default 30 days ago")]
 EndQ = Annotated[str | None, Query(max_length=40, description="date (that whole day included) or instant; default now")]
 
@@ -55,9 +58,12 @@ async def rooms(service: FacilitiesDep) -> dict[str, Any]:
 
 
 @router.websocket("/facilities/ws")
-async def rooms_live(websocket: WebSocket, service: FacilitiesDep, _principal: Any = allow_ws(*STAFF)) -> None:
-    """The same overview as ``/facilities/rooms``, pushed on every change (``?token=``)."""
-    await push(websocket, service.site.subscribe, service.overview, resend_seconds=WS_RESEND_SECONDS)
+async def rooms_live(
+    websocket: WebSocket, service: FacilitiesDep, room: RoomWsDep, principal: Principal = allow_ws(*STAFF)
+) -> None:
+    """The same overview as ``/facilities/rooms``, pushed on every change (``?token=``); closes when the token ends."""
+    await push(websocket, service.site.subscribe, service.overview, resend_seconds=WS_RESEND_SECONDS,
+               alive=token_alive(room, principal))  # fmt: skip
 
 
 @router.get("/facilities/alerts", dependencies=[allow(*STAFF)])
@@ -105,33 +111,6 @@ async def utilisation_report(
 # -- learning time --------------------------------------------------------------------------------------------
 
 
-def _check_member_access(room: Room, principal: Principal, member_id: int) -> None:
-    if principal.role == Role.ADMIN:
-        return
-    if principal.member_id is None:
-        raise ForbiddenError("this token is not bound to a member; ask an admin for one made with --member")
-    if principal.role == Role.MEMBER and principal.member_id == member_id:
-        return
-    if principal.role == Role.FACILITATOR:
-        for group_id in learning.groups_facilitated_by(room.db, principal.member_id):
-            if member_id in learning.groups_of_members(room.db, group_id):
-                return
-    raise ForbiddenError("you may see your own learning time, and a facilitator that of their groups' members")
-
-
-def _check_group_access(room: Room, principal: Principal, group_id: int) -> bool:
-    """Whether the caller may see the group; True when per-member figures may be shown too."""
-    if principal.role == Role.ADMIN:
-        return True
-    if principal.member_id is None:
-        raise ForbiddenError("this token is not bound to a member; ask an admin for one made with --member")
-    if principal.role == Role.FACILITATOR and group_id in learning.groups_facilitated_by(room.db, principal.member_id):
-        return True
-    if principal.role == Role.MEMBER and group_id in learning.groups_of(room.db, principal.member_id):
-        return False
-    raise ForbiddenError("you may see the groups you belong to, and a facilitator the groups they facilitate")
-
-
 @router.get("/reports/learning-time/me")
 async def my_learning_time(
     room: RoomDep, start: StartQ = None, end: EndQ = None, principal: Principal = allow(Role.MEMBER)
@@ -143,21 +122,15 @@ async def my_learning_time(
 
 
 @router.get("/reports/learning-time/subjects")
-async def learning_time_subjects(room: RoomDep, principal: Principal = allow(*REPORT_READERS)) -> dict[str, Any]:
+async def learning_time_subjects(room: RoomDep, scope: ScopeDep, _principal: Any = allow(*REPORT_READERS)) -> dict[str, Any]:
     """The members and groups whose report the caller may see (for the report page's choice)."""
     db = room.db
-    if principal.role == Role.ADMIN:
-        people = BookingRepository(db)
-        group_ids = [g.id for g in people.groups()]
-        member_ids = [m.id for m in people.members()]
-    elif principal.member_id is None:
-        group_ids, member_ids = [], []
-    elif principal.role == Role.FACILITATOR:
-        group_ids = learning.groups_facilitated_by(db, principal.member_id)
-        member_ids = sorted({m for g in group_ids for m in learning.groups_of_members(db, g)})
-    else:
-        group_ids = learning.groups_of(db, principal.member_id)
-        member_ids = [principal.member_id]
+    people = BookingRepository(db)
+    group_ids = scope.visible(g.id for g in people.groups()) if scope.reports else []
+    member_ids = [m.id for m in people.members() if scope.holds_member(m.id)]
+    if scope.principal.role == Role.FACILITATOR:  # the groups' members, not the facilitator's own report
+        members_of_groups = {m for g in group_ids for m in learning.groups_of_members(db, g)}
+        member_ids = [m for m in member_ids if m in members_of_groups]
     return {
         "members": [{"id": m, "name": learning.member_name(db, m)} for m in member_ids],
         "groups": [{"id": g, "name": learning.group_name(db, g)} for g in group_ids],
@@ -166,20 +139,24 @@ async def learning_time_subjects(room: RoomDep, principal: Principal = allow(*RE
 
 @router.get("/reports/learning-time/members/{member_id}")
 async def member_learning_time(
-    member_id: int, room: RoomDep, start: StartQ = None, end: EndQ = None, principal: Principal = allow(*REPORT_READERS)
+    member_id: int, room: RoomDep, start: StartQ = None, end: EndQ = None, _principal: Any = allow(*REPORT_READERS)
 ) -> dict[str, Any]:
-    """Minutes of learning time a member used against the time offered, and their groups' validated proposals."""
+    """Minutes of learning time a member used against the time offered, and their groups' validated proposals.
+
+    The member themselves, the facilitator of their groups and admins (the group scope checks ``member_id``).
+    """
     learning.member_name(room.db, member_id)
-    _check_member_access(room, principal, member_id)
     return learning.member_report(room.db, member_id, _period(room, start, end), room.settings.room.tz, room.clock.now())
 
 
 @router.get("/reports/learning-time/groups/{group_id}")
 async def group_learning_time(
-    group_id: int, room: RoomDep, start: StartQ = None, end: EndQ = None, principal: Principal = allow(*REPORT_READERS)
+    group_id: int, room: RoomDep, scope: ScopeDep, start: StartQ = None, end: EndQ = None,
+    _principal: Any = allow(*REPORT_READERS),
 ) -> dict[str, Any]:
     """A group's learning time against the time offered, and its validated proposals (members see totals only)."""
     learning.group_name(room.db, group_id)
-    per_member = _check_group_access(room, principal, group_id)
+    scope.require_report(group_id)
+    per_member = scope.per_member
     period = _period(room, start, end)
     return learning.group_report(room.db, group_id, period, room.settings.room.tz, room.clock.now(), per_member=per_member)

@@ -9,10 +9,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import provide
+from roomctl.api.limits import ASK_BODY_BYTES
+from roomctl.api.scope import RowId, ScopeDep, owner_query
 from roomctl.api.security import Role, allow
+from roomctl.errors import NotFoundError
 from roomctl.proposal.content import MAX_TEXT, Step
 from roomctl.proposal.export import portfolio_html, portfolio_markdown
-from roomctl.proposal.service import ProposalService
+from roomctl.proposal.service import MAX_MATERIAL_CHARS, ProposalService
 
 router = APIRouter(tags=["proposals"], dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
 
@@ -33,11 +36,12 @@ class AskBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    transcript: str | None = Field(None, description="the brainstorm text; default: the session's stored transcript")
+    transcript: str | None = Field(None, max_length=MAX_MATERIAL_CHARS,
+                                   description="the brainstorm text; default: the session's stored transcript")
     work_situation: str = Field("", max_length=20000)
     problem: str = Field("", max_length=20000)
     kader_notes: list[KaderNote] = Field(default_factory=list, max_length=50)
-    group_id: int | None = Field(None, description="default: the session's group")
+    group_id: RowId | None = Field(None, description="the session's group (any other is refused); default: that group")
     idempotency_key: str | None = Field(None, min_length=1, max_length=MAX_KEY_LENGTH)
     preview: bool | None = Field(
         None, description='keep it for the group\'s preview first (always so with [llm] preview = "required")'
@@ -79,21 +83,39 @@ ServiceDep = Annotated[ProposalService, Depends(provide(ProposalService))]
 """The proposal service, the one way these routes reach it."""
 
 
-@router.post("/sessions/{session_id}/proposals", status_code=202)
+proposal_group = owner_query("proposal_id", "proposal", "select group_id from proposals where id = ?")
+"""The group a proposal was made for (the group scope's resolver for ``{proposal_id}``)."""
+preview_group = owner_query(
+    "preview_id", "proposal preview",
+    "select coalesce(p.group_id, s.group_id) from proposal_previews p left join sessions s on s.id = p.session_id "
+    "where p.id = ?",
+)  # fmt: skip
+"""The group whose material a preview holds (the group scope's resolver for ``{preview_id}``)."""
+
+
+@router.post("/sessions/{session_id}/proposals", status_code=202, max_body_size=ASK_BODY_BYTES)
 async def ask_for_proposal(
     session_id: int,
     body: AskBody,
     service: ServiceDep,
+    scope: ScopeDep,
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)] = None,
 ) -> JSONResponse:
-    """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists."""
+    """Store a proposal request; it goes out through the outbox. 200 with the existing request if it exists.
+
+    The session must exist and be of a group the caller holds (the group scope checks ``session_id``); a
+    ``group_id`` other than the session's is refused like a missing one.
+    """
+    session_group = scope.require("session_id", session_id)
+    if body.group_id is not None and body.group_id != session_group:
+        raise NotFoundError(f"session {session_id} is not of group {body.group_id}")
     request, created = await service.ask_async(
         session_id,
         transcript=body.transcript,
         work_situation=body.work_situation,
         problem=body.problem,
         kader_notes=[(n.question, n.note) for n in body.kader_notes],
-        group_id=body.group_id,
+        group_id=session_group,
         idempotency_key=body.idempotency_key or idempotency_key,
         preview=body.preview,
     )

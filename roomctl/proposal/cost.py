@@ -2,13 +2,20 @@
 
 Every call that the API counted tokens for is recorded in ``proposal_usage`` (also calls whose answer was
 malformed or cut off: they cost money too). The budget is per room and per local day (the room's time zone):
-when today's spend has reached ``[llm] daily_budget_eur``, new requests are refused with a clear message;
-requests already in the outbox still go out.
+when today's spend has reached ``[llm] daily_budget_eur``, new requests are refused with a clear message.
+
+The budget is also *reserved* when a request is sent (:func:`reserve`): the worst case of the call (its
+input estimated from the body, its output at ``max_tokens``) is booked in one conditional INSERT, which fails
+when today's spend plus the open reservations plus this call would pass the budget. So no number of requests
+in parallel spends more than the budget; a request that does not fit waits for the next day (or a raise).
+The reservation is released once the call's real usage is recorded (:func:`release`).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -17,6 +24,8 @@ from roomctl.config import LlmSettings, ModelPrice
 from roomctl.errors import StateError
 
 TOKENS_PER_PRICE_UNIT = 1_000_000
+CHARS_PER_TOKEN_ESTIMATE = 2
+"""A pessimistic characters-per-token figure for the reservation (real text averages 3-4)."""
 
 
 class BudgetExceededError(StateError):
@@ -70,3 +79,40 @@ def check_budget(db: sqlite_utils.Database, settings: LlmSettings, now: datetime
             spent_eur=round(spent, 4),
             budget_eur=settings.daily_budget_eur,
         )
+
+
+def worst_case_eur(settings: LlmSettings, body: dict[str, Any]) -> float:
+    """The most one call with ``body`` may cost: input estimated from its size, output at ``max_tokens``."""
+    input_tokens = len(json.dumps(body, ensure_ascii=False)) // CHARS_PER_TOKEN_ESTIMATE + 1
+    output_tokens = int(body.get("max_tokens") or settings.max_tokens)
+    return cost_eur(settings, str(body.get("model", "")), input_tokens, output_tokens)
+
+
+def reserve(
+    db: sqlite_utils.Database, settings: LlmSettings, request_id: int, body: dict[str, Any], now: datetime,
+    tz: ZoneInfo,
+) -> bool:
+    """Reserve today's budget for one call of ``request_id``, atomically; False when it does not fit."""
+    day = local_day(now, tz)
+    amount = worst_case_eur(settings, body)
+    with db.atomic():
+        db.execute("delete from proposal_reservations where request_id = ?", [request_id])
+        cursor = db.execute(
+            "insert into proposal_reservations (request_id, local_day, amount_eur, at) "
+            "select ?, ?, ?, ? where (select coalesce(sum(cost_eur), 0) from proposal_usage where local_day = ?) "
+            "+ (select coalesce(sum(amount_eur), 0) from proposal_reservations where local_day = ?) + ? <= ?",
+            [request_id, day, amount, now.isoformat(), day, day, amount, settings.daily_budget_eur],
+        )
+    return cursor.rowcount == 1
+
+
+def release(db: sqlite_utils.Database, request_id: int) -> None:
+    """Drop the reservation of ``request_id`` (its real usage is recorded, or it was not sent)."""
+    with db.atomic():
+        db.execute("delete from proposal_reservations where request_id = ?", [request_id])
+
+
+def release_all(db: sqlite_utils.Database) -> None:
+    """Drop every reservation (at start: no call is in flight)."""
+    with db.atomic():
+        db.execute("delete from proposal_reservations")

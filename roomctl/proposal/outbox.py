@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from roomctl.core.room import Room
@@ -85,6 +85,7 @@ class Outbox:
 
     async def start(self) -> None:
         """Put requests a crash left in 'sending' back to pending, then start the worker."""
+        cost.release_all(self.room.db)  # nothing is in flight at start
         resumed = self.store.reset_sending()
         if resumed:
             log.warning("resending %d proposal request(s) interrupted by a stop: %s", len(resumed), resumed)
@@ -171,12 +172,17 @@ class Outbox:
             return
         attempts = int(row["attempts"]) + 1
         now = self.room.clock.now()
+        body = self.store.request(request_id)["body"]
+        tz = self.room.settings.room.tz
+        if not cost.reserve(self.room.db, self.settings, request_id, body, now, tz):  # issue 14: reserved when sent
+            tomorrow = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+            self._defer(request_id, "budget", max((tomorrow - now).total_seconds(), 1.0))
+            return
         self.store.update_request(request_id, state="sending", attempts=attempts, sent_at=now.isoformat())
         base = {"state": "writing", "session_id": row["session_id"], "request_id": request_id,
                 "message": screen.message("writing")}
         self.part.set({**base, "draft": {}})
         publisher = screen.DraftPublisher(self.room, self.part, base, self.settings.screen_throttle_seconds)
-        body = self.store.request(request_id)["body"]
         try:
             answer = await self.provider.write(key, body, publisher.update)
             self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
@@ -195,6 +201,8 @@ class Outbox:
         except BaseException:
             publisher.close()
             raise
+        finally:
+            cost.release(self.room.db, request_id)  # the call is over: only recorded usage counts now
         publisher.close()
         self._offline_streak.pop(request_id, None)
         proposal_id = self.store.complete(

@@ -109,7 +109,20 @@ def _previews(db: sqlite_utils.Database) -> None:
     db.execute("create index proposal_previews_session on proposal_previews(session_id, state)")
 
 
+def _budget_reservations(db: sqlite_utils.Database) -> None:
+    """The budget reserved by calls in flight (issue 14: the budget is reserved when a request is sent)."""
+    db.execute(
+        """create table proposal_reservations (
+            request_id integer primary key,
+            local_day text not null,
+            amount_eur real not null,
+            at text not null
+        )"""
+    )
+
+
 MIGRATIONS = [
     Migration("proposal_0001_outbox_and_proposals", _outbox_and_proposals),
     Migration("proposal_0002_previews", _previews),
+    Migration("proposal_0003_budget_reservations", _budget_reservations),
 ]

@@ -27,6 +27,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Bekijk op de tablet wat er verstuurd wordt: namen zijn vervangen. Streep door wat niet mee mag en verstuur.",
         "Check on the tablet what will be sent: names are replaced. Strike what must not go, then send.",
     ),
+    "budget": (
+        "Het dagbudget voor AI-voorstellen is op. Het verzoek is bewaard en gaat morgen weg.",
+        "Today's budget for AI proposals is used up. The request is stored and goes out tomorrow.",
+    ),
     "no_key": (
         "Er is geen API-sleutel ingesteld. Het verzoek is bewaard en gaat weg zodra er een sleutel is.",
         "No API key is set. The request is stored and goes out as soon as there is a key.",

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import get_room
+from roomctl.api.scope import RunningSessionDep, in_running_session, owner_query, room_group
 from roomctl.api.security import Role, allow, public
 from roomctl.core.room import Room
+from roomctl.errors import NotFoundError
 from roomctl.session import api_content, api_weeks
 from roomctl.session.api_content import SessionDep
 from roomctl.session.commands import run_command
@@ -47,6 +49,10 @@ class PlayerReportIn(BaseModel):
     error: str | None = Field(None, max_length=2000)
 
 
+session_group = owner_query("session_id", "session", "select group_id from sessions where id = ?")
+"""The group a session was held by (the group scope's resolver for ``{session_id}``)."""
+
+
 class PairIn(BaseModel):
     """The PIN the projector shows."""
 
@@ -55,7 +61,7 @@ class PairIn(BaseModel):
 
 
 
-@router.get("/session", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK)])
+@router.get("/session", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK), in_running_session()])
 async def get_session(service: SessionDep) -> dict[str, Any]:
     """The running session (``{"phase": "idle"}`` when none runs)."""
     view = service.current()
@@ -63,13 +69,21 @@ async def get_session(service: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/session/commands", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
-async def post_command(body: CommandIn, room: Room = Depends(get_room)) -> dict[str, Any]:
+async def post_command(body: CommandIn, scope: RunningSessionDep, room: Room = Depends(get_room)) -> dict[str, Any]:
     """Steer the session; a command that does not fit now is refused (409) and changes nothing.
 
     Commands: start, next, previous, goto {index}, pause, resume, extend {minutes}, end, play, pause_clip,
     restart_clip, show_question/hide_question {question}, situation/problem {text}, choose {questions},
     note {question, text}, consent {agreed}, record_start, record_stop, ask_proposal, verdict {verdict, remarks}.
+
+    Only a caller holding the running session's group steers it; ``start`` only for a group it holds.
     """
+    if body.command == "start":
+        target = body.args.get("group_id", room_group(room))
+        if isinstance(target, int) and not isinstance(target, bool):
+            scope.require("group_id", target)
+        elif target is None and scope.groups is not None:
+            raise NotFoundError("no group this token holds has the room now; give group_id of a group you hold")
     return await run_command(room, body.command, body.args)
 
 
@@ -82,13 +96,14 @@ async def post_player_report(body: PlayerReportIn, room: Room = Depends(get_room
 
 
 @router.post("/tablet/pair", dependencies=[public()], tags=["tablet"])
-async def pair_tablet(body: PairIn, service: SessionDep) -> dict[str, Any]:
+async def pair_tablet(body: PairIn, service: SessionDep, request: Request) -> dict[str, Any]:
     """Pair a tablet with the PIN on the projector; answers a facilitator token.
 
-    The token is bound to the running session (or the room). Public: the PIN is the credential; wrong PINs
-    lock pairing for a while (429).
+    The token is bound to the running session's group and booking and expires when that booking ends (paired
+    while no session runs: bound to the next session that starts). Public: the PIN is the credential; wrong
+    PINs lock the client out for a while (429), and many wrong PINs from anywhere rotate the PIN.
     """
-    return service.pairing.pair(body.pin)
+    return service.pairing.pair(body.pin, client=request.client.host if request.client else "unknown")
 
 
 @router.post("/tablet/pairing/show", dependencies=[public()], tags=["tablet"])

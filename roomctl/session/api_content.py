@@ -65,7 +65,7 @@ def missing_scenes(videoframe: dict[str, Any], configured: set[str]) -> list[str
     return [name for name in dict.fromkeys(wanted) if name not in configured]
 
 
-@router.post("/videoframes", dependencies=[allow(Role.ADMIN)], status_code=201)
+@router.post("/videoframes", dependencies=[allow(Role.ADMIN)], status_code=201, max_body_size=MAX_PACKAGE_BYTES)
 async def install_videoframe(request: Request, session: SessionDep, replace: bool = False) -> JSONResponse:
     """Install a videoframe package sent as the body (a zip).
 

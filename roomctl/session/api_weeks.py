@@ -2,8 +2,9 @@
 
 Included in the session router.
 
-Group routes are scoped with :func:`roomctl.session.scope.check_group`: admins see every group, a token bound
-to a member the groups they belong to or facilitate, a paired tablet the group whose session runs now.
+Group routes are scoped by the API's one group-scope mechanism (:mod:`roomctl.api.scope`, through
+``{group_id}`` and ``{booking_id}``): admins see every group, a token bound to a member the groups they belong
+to or facilitate, a paired tablet the group whose session runs now; another group's object is not found.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from pydantic import BaseModel, Field
 
 from roomctl.api.deps import get_room, provide
 from roomctl.api.security import Principal, Role, allow
-from roomctl.booking.repository import BookingRepository
 from roomctl.core.room import Room
 from roomctl.session.api_content import SessionDep
 from roomctl.session.cycles import HISTORY_LIMIT
 from roomctl.session.guests import CODE_DIGITS, MAX_NAME_CHARS, DoorCodeEntered, GuestService
 from roomctl.session.resources import MAX_TITLE_CHARS, MAX_URL_CHARS, qr_svg
-from roomctl.session.scope import check_group
 from roomctl.session.weeks import WeekService
 from roomctl.store.db import MAX_ID
 
@@ -59,17 +58,12 @@ class ResourceIn(BaseModel):
     url: str = Field(..., max_length=MAX_URL_CHARS + 1)
 
 
-def _scope(room: Room, session: SessionDep, principal: Principal, group_id: int) -> None:
-    check_group(BookingRepository(room.db), principal, group_id, session.group_id)
-
-
 @router.get("/groups/{group_id}/cycles")
 async def group_cycles(
     group_id: GroupId, weeks: WeekDep, session: SessionDep, room: Room = Depends(get_room),
     principal: Principal = allow(*GROUP_READERS),
 ) -> list[dict[str, Any]]:
     """The group's cycles (weeks), newest first: the questions and work situations chosen, and every change."""
-    _scope(room, session, principal, group_id)
     return weeks.cycles.history(group_id, HISTORY_LIMIT)
 
 
@@ -79,7 +73,6 @@ async def current_cycle(
     principal: Principal = allow(*GROUP_READERS),
 ) -> dict[str, Any]:
     """This week's cycle of the group, with its booked sessions and any closure in the week."""
-    _scope(room, session, principal, group_id)
     return weeks.cycles.view(weeks.cycles.for_week(group_id, room.clock.now()))
 
 
@@ -89,7 +82,6 @@ async def unfollowed_proposals(
     principal: Principal = allow(*GROUP_READERS),
 ) -> list[dict[str, Any]]:
     """The group's validated proposals that were never followed up (title, a few steps, when decided)."""
-    _scope(room, session, principal, group_id)
     return weeks.open_followups(group_id)
 
 
@@ -99,8 +91,6 @@ async def invite_guest(
     principal: Principal = allow(*GROUP_READERS),
 ) -> JSONResponse:
     """Invite a colleague or expert to one session; the answer holds the door code, shown this once."""
-    booking = BookingRepository(room.db).booking(booking_id)
-    _scope(room, session, principal, booking.group_id)
     by = principal.label or f"{principal.role.value} token {principal.token_id}"
     answer = guests.invite(booking_id, body.name, body.kind, invited_by=by, badge_uid=body.badge_uid)
     return JSONResponse(answer, status_code=201, headers={"Cache-Control": "no-store"})
@@ -112,8 +102,6 @@ async def list_guests(
     principal: Principal = allow(*GROUP_READERS),
 ) -> list[dict[str, Any]]:
     """The session's guests (never their codes)."""
-    booking = BookingRepository(room.db).booking(booking_id)
-    _scope(room, session, principal, booking.group_id)
     return guests.of_booking(booking_id)
 
 

@@ -72,7 +72,7 @@ class SessionService:
         self.kader = KaderStore(room.db, now=room.clock.now)
         self.choices = SessionChoices(room.db, self.kader, room.clock.now)
         self.cycles = CycleStore(room.db, self.kader, room.settings.room.tz, room.clock.now)
-        self.pairing = TabletPairing(room, lambda: self.session_id)
+        self.pairing = TabletPairing(room, lambda: self.session_id, lambda: (self.group_id, self.booking_id))  # trust: bind tablets
         self.session_id: int | None = None
         self.booking_id: int | None = None
         self.state: SessionState | None = None
@@ -167,6 +167,7 @@ class SessionService:
         self.clip_progress = None
         log.info("session %d started for group %d", session_id, group_id)
         self.room.post(SessionStarted(source="session", session_id=session_id, group_id=group_id, booking_id=booking_id))
+        self.pairing.session_started(session_id, group_id, booking_id)  # trust: idle-paired tablets join this group
         self._after_change(phase_changed=True)
         return session_id
 

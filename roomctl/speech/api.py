@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.api.deps import get_room, provide
+from roomctl.api.scope import RunningSessionDep, in_running_session
 from roomctl.api.security import Role, allow
 from roomctl.core.room import Room
 from roomctl.speech import transcripts
@@ -20,16 +21,23 @@ RoomDep = Annotated[Room, Depends(get_room)]
 
 
 class ConsentIn(BaseModel):
-    """The group's consent (from the tablet), or one member's tap to agree."""
+    """The group's consent (from the tablet).
+
+    A member's own consent counts only as a badge tap at the room's reader, never as an API call naming the
+    member: a ``member_id`` here is refused (422).
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     agreed: bool = Field(True, description="false withdraws consent (and stops a running recording)")
-    member_id: int | None = Field(None, ge=1, description="a present member agreeing for themselves")
     session_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the running session")
     present: list[int] = Field(default_factory=list, max_length=100, description="members who must each agree")
 
 
 class StartIn(BaseModel):
     """Start recording."""
+
+    model_config = ConfigDict(extra="forbid")
 
     session_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the session consent was given in")
 
@@ -38,19 +46,19 @@ SpeechDep = Annotated[SpeechService, Depends(provide(SpeechService))]
 """The speech service, the one way the recording routes reach it."""
 
 
-@router.get("/session/recording", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK)])
+@router.get("/session/recording", dependencies=[allow(Role.FACILITATOR, Role.ADMIN, Role.KIOSK), in_running_session()])
 async def get_recording(service: SpeechDep) -> dict[str, Any]:
     """The recording's state: idle, consent, recording, finishing or error, with a message in nl and en."""
     return service.view()
 
 
 @router.post("/session/recording/consent", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
-async def post_consent(body: ConsentIn, room: RoomDep) -> dict[str, Any]:
-    """The group agrees to recording (asked on the tablet); member_id: one member agrees; agreed=false withdraws."""
+async def post_consent(body: ConsentIn, room: RoomDep, scope: RunningSessionDep) -> dict[str, Any]:
+    """The group agrees to recording (asked on the tablet); agreed=false withdraws. Members agree by badge tap."""
+    scope.require("session_id", body.session_id)
     event = RecordingConsent(
         source="api",
         agreed=body.agreed,
-        member_id=body.member_id,
         session_id=body.session_id,
         present=tuple(body.present),
     )
@@ -59,14 +67,15 @@ async def post_consent(body: ConsentIn, room: RoomDep) -> dict[str, Any]:
 
 
 @router.post("/session/recording/start", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
-async def post_start(room: RoomDep, body: StartIn | None = None) -> dict[str, Any]:
+async def post_start(room: RoomDep, scope: RunningSessionDep, body: StartIn | None = None) -> dict[str, Any]:
     """Start recording; 409 without consent, 503 when the microphone or the speech model is missing."""
+    scope.require("session_id", body.session_id if body else None)
     event = StartRecording(source="api", session_id=body.session_id if body else None)
     result: dict[str, Any] = await room.dispatch(event)
     return result
 
 
-@router.post("/session/recording/stop", dependencies=[allow(Role.FACILITATOR, Role.ADMIN)])
+@router.post("/session/recording/stop", dependencies=[allow(Role.FACILITATOR, Role.ADMIN), in_running_session()])
 async def post_stop(service: SpeechDep) -> dict[str, Any]:
     """Stop recording: always possible (bypasses the event queue so it works even when the room is busy)."""
     return await service.stop_recording("stopped from the tablet")

@@ -46,7 +46,7 @@ class EsphomeReader(Reader):
         self._detail = f"waiting for {self.status_topic}"
 
     def _begin(self) -> None:
-        self.bus.subscribe(self.topic, self._tag)
+        self.bus.subscribe(self.topic, self._tag, retained=False)  # a retained tag is an old tap replayed
         self.bus.subscribe(self.status_topic, self._availability)
 
     def _tag(self, topic: str, payload: bytes) -> None:

@@ -40,7 +40,14 @@ async def screen_state(
     websocket: WebSocket,
     room: Room = Depends(get_room_ws),
     _principal: Any = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
+    delta: bool = False,
 ) -> None:
-    """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``)."""
-    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), room.screen.snapshot,
+    """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``).
+
+    Every message is the whole state (``{"version": 7, "session": {...}, ...}``). With ``?delta=true`` only
+    the first one is; after it each message holds the parts changed since the previous one, ``null`` for a
+    part that is gone: ``{"version": 8, "delta": {"session": {...}}}`` (see ``followScreen`` in common.js).
+    """
+    follower = room.screen.follower(delta=delta)
+    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), follower.next_message,
                resend_seconds=WS_PING_SECONDS)  # fmt: skip

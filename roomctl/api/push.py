@@ -3,6 +3,9 @@
 ``/ws`` (the screen state) and ``/api/v1/facilities/ws`` (the site overview) both use :func:`push`. A change
 only sets a flag, so a slow client skips intermediate states and always gets the newest view; messages from
 the client are not used, but reading them is how the loop notices the client leaving while nothing changes.
+
+A render may hand over JSON text it encoded once for every client (the screen state does, see
+:class:`roomctl.core.state.Follower`); anything else is encoded here, for this client.
 """
 
 from __future__ import annotations
@@ -14,19 +17,23 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from roomctl.core.state import encode
+
 log = logging.getLogger(__name__)
 
 Subscribe = Callable[[Callable[[], None]], Callable[[], None]]
 """Registers a no-argument change callback; returns the function that unregisters it."""
+Render = Callable[[], Any]
+"""The next message: JSON text (a ``str``, sent as it is) or a JSON-able value (encoded for this send)."""
 
 
-async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], Any], *, resend_seconds: float) -> None:
+async def push(websocket: WebSocket, subscribe: Subscribe, render: Render, *, resend_seconds: float) -> None:
     """Accept ``websocket`` and keep it up to date until the client leaves.
 
     Args:
         websocket: The connection (not yet accepted).
         subscribe: Where changes are announced.
-        render: The JSON-able view to send (called on the loop, once per send).
+        render: The message to send (called on the loop, once per send).
         resend_seconds: Without a change the view is sent again this often (keeps proxies and NATs open).
     """
     await websocket.accept()
@@ -36,7 +43,8 @@ async def push(websocket: WebSocket, subscribe: Subscribe, render: Callable[[], 
     try:
         while True:
             changed.clear()
-            await websocket.send_json(render())
+            message = render()
+            await websocket.send_text(message if isinstance(message, str) else encode(message).decode())
             waiter = asyncio.ensure_future(changed.wait())
             done, _ = await asyncio.wait({receiver, waiter}, timeout=resend_seconds, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()

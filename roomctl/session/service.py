@@ -39,6 +39,7 @@ from roomctl.session.machine import WARNING_SECONDS, SessionState, auto_advances
 from roomctl.session.pairing import TabletPairing
 from roomctl.session.videoframes import Videoframe, VideoframeLibrary
 from roomctl.speech.events import StopRecording
+from roomctl.store.db import crash_safe_write
 
 log = logging.getLogger(__name__)
 
@@ -326,10 +327,12 @@ class SessionService:
     # -- helpers --------------------------------------------------------------------------------------------
 
     def _persist(self) -> None:
+        """Store the state: every step change without waiting for the disk (see ``crash_safe_write``), the end fully."""
         assert self.state is not None and self.session_id is not None
         now = self.room.clock.now()
-        with self.room.db.atomic():
-            self.room.db.execute(
+        db = self.room.db
+        with db.atomic() if self.state.ended else crash_safe_write(db):
+            db.execute(
                 "update sessions set state = ?, updated_at = ?, ended_at = ? where id = ?",
                 [
                     json.dumps(self.state.to_json()),

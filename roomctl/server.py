@@ -25,6 +25,9 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 """How long open requests and WebSockets get to finish when the service stops."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Signals that stop the service gracefully (Ctrl-C, systemd stop)."""
+WS_COMPRESSION = False
+"""No permessage-deflate on WebSockets: compressing each message again for each client cost ten times more
+than sending it (bench_ws), and the room's clients are on its own network."""
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -95,6 +98,7 @@ async def serve(
         access_log=False,
         lifespan="on",
         ws_ping_interval=20.0,
+        ws_per_message_deflate=WS_COMPRESSION,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = _Server(config)

@@ -13,18 +13,24 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import anthropic
+from typing import TYPE_CHECKING, Any, Literal
 
 from roomctl.proposal.content import TOOL_NAME, MalformedProposalError
 
+if TYPE_CHECKING:
+    import anthropic
+
 log = logging.getLogger(__name__)
 
-try:  # the SDK's HTTP library: httpx2 in anthropic >= 2, httpx before
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - older SDKs
-    import httpx as _http  # type: ignore[no-redef]
+
+def _transport_error() -> type[Exception]:
+    """The SDK's HTTP library's transport error (imported when a call is made: the SDK takes seconds to load)."""
+    try:  # the SDK's HTTP library: httpx2 in anthropic >= 2, httpx before
+        import httpx2 as _http
+    except ImportError:  # pragma: no cover - older SDKs
+        import httpx as _http  # type: ignore[no-redef]
+    error: type[Exception] = _http.TransportError
+    return error
 
 FailureKind = Literal["rate_limited", "server", "network", "auth", "bad_request"]
 
@@ -91,6 +97,8 @@ class LlmAnswer:
 
 def make_client(api_key: str, *, base_url: str, connect_timeout: float, timeout: float) -> anthropic.AsyncAnthropic:
     """An SDK client with retries off (the outbox retries)."""
+    import anthropic
+
     return anthropic.AsyncAnthropic(
         api_key=api_key,
         base_url=base_url or None,
@@ -123,6 +131,8 @@ def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
 
 
 def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
+    import anthropic
+
     tokens = {"input_tokens": usage.get("input", 0), "output_tokens": usage.get("output", 0)}
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
@@ -138,7 +148,7 @@ def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
             return LlmCallError("server", detail, retry_after=retry_after_seconds(headers), **tokens)
         detail = f"the API refused the request (HTTP {status}): {exc.message[:200]}"
         return LlmCallError("bad_request", detail, **tokens)
-    if isinstance(exc, anthropic.APIConnectionError | _http.TransportError | OSError):
+    if isinstance(exc, anthropic.APIConnectionError | _transport_error() | OSError):
         return LlmCallError("network", f"the API cannot be reached: {type(exc).__name__}", **tokens)
     raise exc
 
@@ -152,6 +162,9 @@ async def stream_proposal(
         LlmCallError: The call failed (sorted by kind).
         MalformedAnswerError: The stream completed but holds no usable tool call (or broken JSON).
     """
+    import anthropic
+
+    transport_error = _transport_error()
     usage: dict[str, int] = {}
     tool_json: list[str] = []
     try:
@@ -171,7 +184,7 @@ async def stream_proposal(
             input_tokens=usage.get("input", 0),
             output_tokens=usage.get("output", 0),
         ) from None
-    except (anthropic.APIError, _http.TransportError, OSError) as exc:
+    except (anthropic.APIError, transport_error, OSError) as exc:
         raise _classify(exc, usage) from None
     tool_inputs = [b.input for b in final.content if b.type == "tool_use" and b.name == TOOL_NAME]
     answer = LlmAnswer(

@@ -30,9 +30,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from roomctl.core.room import Room
 from roomctl.proposal import cost, screen
@@ -47,6 +45,9 @@ from roomctl.proposal.llm import (
 )
 from roomctl.proposal.store import ProposalStore
 
+if TYPE_CHECKING:
+    import anthropic
+
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 1.0
@@ -56,7 +57,7 @@ KEY_POLL_SECONDS = 5.0
 IDLE_POLL_SECONDS = 30.0
 """Longest sleep of an idle worker."""
 
-ClientFactory = Callable[[str], anthropic.AsyncAnthropic]
+ClientFactory = Callable[[str], "anthropic.AsyncAnthropic"]
 
 
 def _parse(value: str | None) -> datetime | None:

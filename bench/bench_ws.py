@@ -57,6 +57,8 @@ WARMUP_COMMANDS = 6
 TIMEOUT_SECONDS = 10.0
 """Longest wait for a client to see a command's result."""
 LLM_KEY = "sk-bench"
+PROPOSAL_EVENT_SECONDS = 0.05
+"""The fake model streams 40 characters every 50 ms (800 characters a second: faster than real models)."""
 STAGES = ("decide", "store", "view", "encode", "send (sum)", "send (first to last)")
 
 
@@ -296,7 +298,8 @@ async def run(clients: int, commands: int, busy: bool, model: str) -> None:
             from tests.proposal_helpers import GOOD_PROPOSAL
 
             os.environ["ROOMCTL_ANTHROPIC_API_KEY"] = LLM_KEY
-            fake = FakeAnthropic(default=Reply(tool_input=GOOD_PROPOSAL, delay=0.2, event_delay=0.01, chunk_chars=40))
+            pace = Reply(tool_input=GOOD_PROPOSAL, delay=0.2, event_delay=PROPOSAL_EVENT_SECONDS, chunk_chars=40)
+            fake = FakeAnthropic(default=pace)
             fake.start()
             overrides["llm"] = {"base_url": fake.base_url, "daily_budget_eur": 100000}
         settings = load_settings(None, overrides)

@@ -34,8 +34,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start(broker: Broker, tmp: str, idle: float) -> tuple[float, float]:
-    """Start ``roomctl serve`` on the data folder in ``tmp``; seconds to healthy and RSS (MB) after ``idle``."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start(broker: Broker, tmp: str, idle: float) -> tuple[float, float, float]:
+    """Start ``roomctl serve`` on the data folder in ``tmp``.
+
+    Returns:
+        Seconds to healthy, CPU seconds the service used until then, and RSS (MB) after ``idle``.
+    """
     port = free_port()
     config = Path(tmp) / "roomctl.toml"
     config.write_text(f'[storage]\ndata_dir = "{tmp}/data"\n[server]\nport = {port}\n[mqtt]\nport = {broker.port}\n')
@@ -56,14 +66,15 @@ def start(broker: Broker, tmp: str, idle: float) -> tuple[float, float]:
                 raise SystemExit("roomctl serve exited during start")
             time.sleep(POLL_SECONDS)
         healthy = time.perf_counter() - started
+        cpu = cpu_seconds(process.pid)
         time.sleep(idle)
-        return healthy, rss_mb(process.pid)
+        return healthy, cpu, rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(10)
 
 
-def one_run(broker: Broker, idle: float) -> tuple[tuple[float, float], tuple[float, float]]:
+def one_run(broker: Broker, idle: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """A first start on a fresh data folder, then a restart on it."""
     with tempfile.TemporaryDirectory() as tmp:
         return start(broker, tmp, idle), start(broker, tmp, idle)
@@ -86,9 +97,11 @@ def main() -> None:
     imports = [import_seconds() for _ in range(args.runs)]
     for label, index in (("first start (fresh data folder)", 0), ("restart (same data folder)", 1)):
         times = [r[index][0] for r in results]
-        rss = [r[index][1] for r in results]
+        cpu = [r[index][1] for r in results]
+        rss = [r[index][2] for r in results]
         print(f"{label}: start-to-healthy median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
               f"max {max(times):.2f} s ({args.runs} runs)")  # fmt: skip
+        print(f"  CPU time of the service until healthy: median {statistics.median(cpu):.2f} s")
         print(f"  idle RSS after {args.idle:.0f} s: median {statistics.median(rss):.1f} MB, max {max(rss):.1f} MB")
     print(f"importing roomctl.cli + roomctl.server: median {statistics.median(imports):.2f} s")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")

@@ -125,3 +125,35 @@ async def test_ws_with_delta_sends_the_whole_state_then_changed_parts(live_room:
             while state["version"] != screen.version:
                 state = applied(state, json.loads(await socket.recv()))
         assert state == screen.snapshot(), "the deltas add up to the whole state"
+
+
+async def test_the_pages_ask_for_deltas_and_apply_them_like_the_server_means(live_room: LiveRoom, browser: Any) -> None:
+    page = await browser.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    await page.goto(f"{live_room.url}/kiosk#token={live_room.tokens['kiosk']}")
+    await page.wait_for_selector("[data-testid=tap-hint]")
+    assert sockets and all("delta=true" in url for url in sockets)
+    steps = [
+        {"version": 3, "room": {"name": "Zaal 1"}, "session": {"index": 0}, "captions": {"segments": ["a"]}},
+        {"version": 5, "delta": {"session": {"index": 1}}},
+        {"version": 6, "delta": {"captions": None, "proposal": {"state": "writing"}}},
+        {"version": 6, "delta": {}},
+        {"version": 2, "room": {"name": "Zaal 2"}},  # a whole state (after a reconnect) replaces everything
+    ]
+    states = await page.evaluate(
+        """async (steps) => {
+            const { applyScreenMessage } = await import("/static/common.js");
+            let state = {};
+            return steps.map((message) => (state = applyScreenMessage(state, message)));
+        }""",
+        steps,
+    )
+    expected: list[dict[str, Any]] = []
+    state: dict[str, Any] = {}
+    for message in steps:
+        state = applied(state, message)
+        expected.append(state)
+    assert states == expected
+    assert states[2] == {"version": 6, "room": {"name": "Zaal 1"}, "session": {"index": 1}, "proposal": {"state": "writing"}}
+    await page.close()

@@ -13,7 +13,7 @@ import websockets
 from roomctl.core.state import StateStore
 from roomctl.demo import DEMO_MEMBERS
 from roomctl.errors import StateError
-from tests.conftest import LiveRoom
+from tests.conftest import LiveRoom, wait_for
 
 WS_WAIT_SECONDS = 30
 
@@ -157,3 +157,15 @@ async def test_the_pages_ask_for_deltas_and_apply_them_like_the_server_means(liv
     assert states == expected
     assert states[2] == {"version": 6, "room": {"name": "Zaal 1"}, "session": {"index": 1}, "proposal": {"state": "writing"}}
     await page.close()
+
+
+async def test_a_client_that_leaves_is_let_go_without_a_change(live_room: LiveRoom) -> None:
+    screen = live_room.room.screen
+    before = len(screen._listeners)
+    url = live_room.url.replace("http", "ws") + f"/ws?token={live_room.tokens['kiosk']}"
+    version = screen.version
+    async with websockets.connect(url) as socket:
+        await socket.recv()
+        await wait_for(lambda: len(screen._listeners) == before + 1)
+    await wait_for(lambda: len(screen._listeners) == before)
+    assert screen.version == version, "nothing changed meanwhile: the push loop noticed the close itself"

@@ -11,6 +11,7 @@ A render may hand over JSON text it encoded once for every client (the screen st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -39,21 +40,25 @@ async def push(websocket: WebSocket, subscribe: Subscribe, render: Render, *, re
     await websocket.accept()
     changed = asyncio.Event()
     unsubscribe = subscribe(changed.set)
-    receiver = asyncio.ensure_future(websocket.receive())
+    listener = asyncio.ensure_future(_until_gone(websocket))
+    listener.add_done_callback(lambda _: changed.set())
     try:
-        while True:
+        while not listener.done():
             changed.clear()
             message = render()
             await websocket.send_text(message if isinstance(message, str) else encode(message).decode())
-            waiter = asyncio.ensure_future(changed.wait())
-            done, _ = await asyncio.wait({receiver, waiter}, timeout=resend_seconds, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if receiver in done:
-                if receiver.result()["type"] == "websocket.disconnect":
-                    break
-                receiver = asyncio.ensure_future(websocket.receive())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(resend_seconds):  # waits in this task: no task per message
+                    await changed.wait()
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        receiver.cancel()
+        listener.cancel()
         unsubscribe()
+
+
+async def _until_gone(websocket: WebSocket) -> None:
+    """Read (and drop) what the client sends until it leaves."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass

@@ -14,8 +14,9 @@ from the local fake Messages API, one after the other.
 
 The server side is timed per command (wrapped from here, nothing in roomctl measures itself): decide (the
 session's state machine and the rest of the command handler), store (the session row), view (building the
-session's screen part), encode (JSON text of the changed part and of the messages) and send (the 50 sends of
-one change, summed, and from first to last).
+session's screen part and the status listeners), encode (JSON text of the changed part and of the messages),
+the events it causes (the step and phase events other capabilities handle right after it, on the same loop)
+and send (the 50 sends of one change, summed, and from the first to the last).
 
     .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy] [--model base]
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import statistics
@@ -35,6 +37,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -59,7 +62,7 @@ TIMEOUT_SECONDS = 10.0
 LLM_KEY = "sk-bench"
 PROPOSAL_EVENT_SECONDS = 0.05
 """The fake model streams 40 characters every 50 ms (800 characters a second: faster than real models)."""
-STAGES = ("decide", "store", "view", "encode", "send (sum)", "send (first to last)")
+STAGES = ("decide", "store", "view", "encode", "events it causes", "send (sum)", "send (first to last)")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -99,16 +102,26 @@ async def listen(url: str, tokens: dict[str, str], clients: int, expect: int, de
     return arrivals
 
 
-async def tablet(url: str, token: str, commands: int) -> list[dict[str, float]]:
-    """Send ``commands`` commands, ``next`` and ``previous`` in turn; when each was sent and answered."""
+def tablet(url: str, token: str, commands: int) -> list[dict[str, float]]:
+    """Send ``commands`` commands, ``next`` and ``previous`` in turn; when each was sent and answered.
+
+    The standard library's keep-alive HTTP client: the lightest there is, so the figure is the server's.
+    """
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=TIMEOUT_SECONDS)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     sent: list[dict[str, float]] = []
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
-        for n in range(commands):
-            t0 = time.perf_counter()
-            response = await http.post("/api/v1/session/commands", json={"command": "next" if n % 2 == 0 else "previous"})
-            sent.append({"t0": t0, "http": time.perf_counter() - t0})
-            response.raise_for_status()
-            await asyncio.sleep(SETTLE_SECONDS)
+    for n in range(commands):
+        body = json.dumps({"command": "next" if n % 2 == 0 else "previous"})
+        t0 = time.perf_counter()
+        connection.request("POST", "/api/v1/session/commands", body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+        sent.append({"t0": t0, "http": time.perf_counter() - t0})
+        if response.status != 200:
+            raise SystemExit(f"the command was refused: {response.status} {answer[:200]!r}")
+        time.sleep(SETTLE_SECONDS)
+    connection.close()
     return sent
 
 
@@ -118,7 +131,7 @@ def client_main(argv: list[str]) -> None:
     if role == "--listen":
         result: Any = asyncio.run(listen(url, tokens, int(argv[3]), int(argv[4]), argv[5] == "1"))
     else:
-        result = asyncio.run(tablet(url, tokens["facilitator"], int(argv[3])))
+        result = tablet(url, tokens["facilitator"], int(argv[3]))
     print(json.dumps(result), flush=True)
 
 
@@ -131,29 +144,36 @@ class StageClock:
     def __init__(self, room: Room) -> None:
         self.commands: list[dict[str, Any]] = []
         self._current: dict[str, Any] | None = None
+        self._in_command = False
         service = room.service(SessionService)
         handle, persist, publish, encode, message = (room._handle, service._persist, service._publish,
                                                      state_module.encode, room.screen.message)  # fmt: skip
 
         async def timed_handle(event: Any) -> Any:
-            if not isinstance(event, SessionCommand):
-                return await handle(event)
-            self._current = {"at": time.perf_counter(), "total": 0.0, "store": 0.0, "publish": 0.0, "encode": 0.0,
-                             "message": 0.0, "sends": []}  # fmt: skip
-            self.commands.append(self._current)
             start = time.perf_counter()
+            if not isinstance(event, SessionCommand):
+                try:
+                    return await handle(event)
+                finally:
+                    if self._current is not None:
+                        self._current["events"] += time.perf_counter() - start
+            self._current = {"at": start, "total": 0.0, "store": 0.0, "publish": 0.0, "encode": 0.0, "message": 0.0,
+                             "events": 0.0, "sends": []}  # fmt: skip
+            self.commands.append(self._current)
+            self._in_command = True
             try:
                 return await handle(event)
             finally:
+                self._in_command = False
                 self._current["total"] = time.perf_counter() - start
 
-        def timer(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timer(key: str, fn: Callable[..., Any], *, in_command: bool = True) -> Callable[..., Any]:
             def timed(*args: Any, **kwargs: Any) -> Any:
                 start = time.perf_counter()
                 try:
                     return fn(*args, **kwargs)
                 finally:
-                    if self._current is not None:
+                    if self._current is not None and (self._in_command or not in_command):
                         self._current[key] += time.perf_counter() - start
 
             return timed
@@ -170,7 +190,7 @@ class StageClock:
         service._persist = timer("store", persist)  # type: ignore[method-assign]
         service._publish = timer("publish", publish)  # type: ignore[method-assign]
         state_module.encode = timer("encode", encode)
-        room.screen.message = timer("message", message)  # type: ignore[method-assign]
+        room.screen.message = timer("message", message, in_command=False)  # type: ignore[method-assign]
         WebSocket.send_text = timed_send  # type: ignore[method-assign,assignment]
 
     def stages(self, measured_from: float, *, skip: int) -> dict[str, list[float]]:
@@ -181,6 +201,7 @@ class StageClock:
             out["store"].append(c["store"])
             out["view"].append(c["publish"] - c["encode"])
             out["encode"].append(c["encode"] + c["message"])
+            out["events it causes"].append(c["events"])
             sends = c["sends"]
             out["send (sum)"].append(sum(end - start for start, end in sends))
             out["send (first to last)"].append(max(e for _, e in sends) - min(s for s, _ in sends) if sends else 0.0)

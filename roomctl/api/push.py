@@ -50,6 +50,7 @@ async def push(websocket: WebSocket, subscribe: Subscribe, render: Render, *, re
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(resend_seconds):  # waits in this task: no task per message
                     await changed.wait()
+                await asyncio.sleep(0)  # let the request that made the change answer before the fan-out
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

@@ -18,7 +18,7 @@ session's screen part and the status listeners), encode (JSON text of the change
 the events it causes (the step and phase events other capabilities handle right after it, on the same loop)
 and send (the 50 sends of one change, summed, and from the first to the last).
 
-    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy] [--model base]
+    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--model base] [--worker-nice 10]]
 """
 
 from __future__ import annotations
@@ -193,8 +193,11 @@ class StageClock:
         room.screen.message = timer("message", message, in_command=False)  # type: ignore[method-assign]
         WebSocket.send_text = timed_send  # type: ignore[method-assign,assignment]
 
-    def stages(self, measured_from: float, *, skip: int) -> dict[str, list[float]]:
-        """Seconds per stage for each command that arrived after ``measured_from``, but the first ``skip``."""
+    def stages(self, measured_from: float, *, skip: int, clients: int) -> dict[str, list[float]]:
+        """Seconds per stage for each command that arrived after ``measured_from``, but the first ``skip``.
+
+        Send counts the first ``clients`` sends after the command (the change it made, to every client).
+        """
         out: dict[str, list[float]] = {stage: [] for stage in STAGES}
         for c in [c for c in self.commands if c["at"] >= measured_from][skip:]:
             out["decide"].append(c["total"] - c["store"] - c["publish"])
@@ -202,7 +205,7 @@ class StageClock:
             out["view"].append(c["publish"] - c["encode"])
             out["encode"].append(c["encode"] + c["message"])
             out["events it causes"].append(c["events"])
-            sends = c["sends"]
+            sends = c["sends"][:clients]
             out["send (sum)"].append(sum(end - start for start, end in sends))
             out["send (first to last)"].append(max(e for _, e in sends) - min(s for s, _ in sends) if sends else 0.0)
         return out
@@ -211,10 +214,11 @@ class StageClock:
 class Busy:
     """Keeps the room busy: faster-whisper transcribes over and over, proposals stream one after another."""
 
-    def __init__(self, room: Room, media: Path, model: str) -> None:
+    def __init__(self, room: Room, media: Path, model: str, nice: int) -> None:
         self.room = room
         self.media = media
         self.model = model
+        self.nice = nice
         self.chunks = 0
         self.proposals = 0
         self._stop = asyncio.Event()
@@ -234,6 +238,9 @@ class Busy:
         wav = speech_file(DUTCH_TEXT, self.media / "speech.wav", DUTCH_VOICE)
         worker = WorkerProcess(WorkerConfig(model_path=str(path), language="nl"))
         await worker.start()
+        if self.nice and worker.pid is not None:  # every thread: on Linux niceness is per thread
+            for task in Path(f"/proc/{worker.pid}/task").iterdir():
+                os.setpriority(os.PRIO_PROCESS, int(task.name), self.nice)
         self._tasks = [asyncio.create_task(self._transcribe(worker, wav)), asyncio.create_task(self._propose())]
         try:
             while worker.busy is None and not self._tasks[0].done():
@@ -287,7 +294,7 @@ async def measure(live: Any, clock: StageClock, clients: int, commands: int, del
         {"http": s["http"], "clients": [times[WARMUP_COMMANDS + k] - s["t0"] for times in arrived]}
         for k, s in enumerate(sent)
     ]}  # fmt: skip
-    result["stages"] = clock.stages(started, skip=WARMUP_COMMANDS)
+    result["stages"] = clock.stages(started, skip=WARMUP_COMMANDS, clients=clients)
     return result
 
 
@@ -309,7 +316,7 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
             print(f"    {stage:<22} {ms(statistics.median(values))} / {ms(percentile(values, 0.99))}")
 
 
-async def run(clients: int, commands: int, busy: bool, model: str) -> None:
+async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0) -> None:
     with tempfile.TemporaryDirectory(prefix="roomctl-bench-ws-") as tmp:
         overrides: dict[str, Any] = {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
                                      "server": {"port": free_port()}}  # fmt: skip
@@ -335,13 +342,13 @@ async def run(clients: int, commands: int, busy: bool, model: str) -> None:
                     label = "delta clients (kiosk and tablet pages)" if delta else "whole-state clients (player, tools)"
                     report(label, await measure(live, clock, clients, commands, delta), clients)
                 if busy:
-                    async with Busy(live.room, Path(tmp), model).running() as load:
+                    async with Busy(live.room, Path(tmp), model, worker_nice).running() as load:
                         for delta in (True, False):
                             label = "while Whisper transcribes and proposals stream, " + (
                                 "delta clients" if delta else "whole-state clients")
                             report(label, await measure(live, clock, clients, commands, delta), clients)
-                        print(f"  meanwhile: {load.chunks} speech chunks transcribed, {load.proposals} proposals "
-                              "streamed (send includes their messages)")  # fmt: skip
+                        print(f"  meanwhile: {load.chunks} speech chunks transcribed (worker niceness {worker_nice}), "
+                              f"{load.proposals} proposals streamed")  # fmt: skip
                 print(f"load average {os.getloadavg()[0]:.2f} at the end")
         finally:
             if fake is not None:
@@ -357,8 +364,9 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=40)
     parser.add_argument("--busy", action="store_true", help="also measure while Whisper and a proposal run")
     parser.add_argument("--model", default="base", help="speech model in the roomctl model cache (--busy)")
+    parser.add_argument("--worker-nice", type=int, default=0, help="run the speech worker at this niceness (--busy)")
     args = parser.parse_args()
-    asyncio.run(run(args.clients, args.commands, args.busy, args.model))
+    asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Start-to-healthy time and idle memory of the service.
 
-Starts `roomctl serve` (with a private Mosquitto) several times on a fresh data folder and prints the time
-from process start until GET /healthz answers 200, and the resident memory after it has idled for a while.
+Starts `roomctl serve` (with a private Mosquitto) several times on a fresh data folder, then once more on the
+same folder (a restart: what a reboot or ``systemctl restart`` does), and prints the time from process start
+until GET /healthz answers 200, the resident memory after it has idled for a while (no speech model is
+installed, so no speech worker runs), and how long importing the service's code takes in a fresh interpreter.
+A first start also installs the default videoframe, generating its clips with ffmpeg beside the start.
 
 Run: .venv/bin/python bench/bench_startup.py [--runs 5] [--idle 5]
 """
@@ -9,6 +12,7 @@ Run: .venv/bin/python bench/bench_startup.py [--runs 5] [--idle 5]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -30,35 +34,56 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def one_run(broker: Broker, idle: float) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start(broker: Broker, tmp: str, idle: float) -> tuple[float, float, float]:
+    """Start ``roomctl serve`` on the data folder in ``tmp``.
+
+    Returns:
+        Seconds to healthy, CPU seconds the service used until then, and RSS (MB) after ``idle``.
+    """
+    port = free_port()
+    config = Path(tmp) / "roomctl.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp}/data"\n[server]\nport = {port}\n[mqtt]\nport = {broker.port}\n')
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "roomctl", "serve", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise SystemExit("roomctl serve exited during start")
+            time.sleep(POLL_SECONDS)
+        healthy = time.perf_counter() - started
+        cpu = cpu_seconds(process.pid)
+        time.sleep(idle)
+        return healthy, cpu, rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def one_run(broker: Broker, idle: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """A first start on a fresh data folder, then a restart on it."""
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        config = Path(tmp) / "roomctl.toml"
-        config.write_text(
-            f'[storage]\ndata_dir = "{tmp}/data"\n[server]\nport = {port}\n[mqtt]\nport = {broker.port}\n'
-        )
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "roomctl", "serve", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None:
-                    raise SystemExit("roomctl serve exited during start")
-                time.sleep(POLL_SECONDS)
-            healthy = time.perf_counter() - started
-            time.sleep(idle)
-            return healthy, rss_mb(process.pid)
-        finally:
-            process.terminate()
-            process.wait(10)
+        return start(broker, tmp, idle), start(broker, tmp, idle)
+
+
+def import_seconds() -> float:
+    """Seconds a fresh interpreter takes to import what ``roomctl serve`` imports before it starts the room."""
+    code = "import time; t = time.perf_counter(); import roomctl.cli, roomctl.server; print(time.perf_counter() - t)"
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 def main() -> None:
@@ -66,13 +91,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds to idle before reading RSS")
     args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
     with Broker() as broker:
         results = [one_run(broker, args.idle) for _ in range(args.runs)]
-    times = [r[0] for r in results]
-    rss = [r[1] for r in results]
-    print(f"start-to-healthy: median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
-          f"({args.runs} runs, fresh data folder each)")
-    print(f"idle RSS after {args.idle:.0f} s: median {statistics.median(rss):.1f} MB, max {max(rss):.1f} MB")
+    imports = [import_seconds() for _ in range(args.runs)]
+    for label, index in (("first start (fresh data folder)", 0), ("restart (same data folder)", 1)):
+        times = [r[index][0] for r in results]
+        cpu = [r[index][1] for r in results]
+        rss = [r[index][2] for r in results]
+        print(f"{label}: start-to-healthy median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
+              f"max {max(times):.2f} s ({args.runs} runs)")  # fmt: skip
+        print(f"  CPU time of the service until healthy: median {statistics.median(cpu):.2f} s")
+        print(f"  idle RSS after {args.idle:.0f} s: median {statistics.median(rss):.1f} MB, max {max(rss):.1f} MB")
+    print(f"importing roomctl.cli + roomctl.server: median {statistics.median(imports):.2f} s")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

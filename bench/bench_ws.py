@@ -1,39 +1,68 @@
-"""Tablet command → kiosk update latency with many WebSocket clients connected.
+"""Tablet command → kiosk update latency with many WebSocket clients connected, and where a command's time goes.
 
-Serves a seeded room with real uvicorn on a free port, starts a session, connects ``--clients`` WebSocket clients
-to ``/ws`` (kiosk and facilitator tokens, as projector, player and tablets would), then sends ``--commands``
-tablet commands (``next`` and ``previous`` in turn) over HTTP. For every command it measures, per client, the
-time from sending the command to receiving the screen state that shows the new step, and prints p50/p99 over
-all (client, command) pairs, and of the slowest client per command.
+Serves a seeded room with real uvicorn on a free port (in this process), starts a session, and runs the clients
+in a second process, as real clients are other devices: it connects ``--clients`` WebSocket clients to ``/ws``
+(kiosk and facilitator tokens, as projector, player and tablets would) and sends ``--commands`` tablet
+commands (``next`` and ``previous`` in turn) over HTTP. For every command it measures, per client, the time
+from sending the command to receiving the screen state that shows the new step, and prints p50/p99 over all
+(client, command) pairs, of the slowest client per command, and of the command's HTTP answer.
 
-    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40]
+Runs with clients that ask for deltas (``/ws?delta=true``, what the kiosk and tablet pages do) and with clients
+that take whole states (the kiosk player, other tools). ``--busy`` repeats both while the speech worker
+(faster-whisper in its own process) transcribes over and over and a proposal streams to the screen state
+from the local fake Messages API, one after the other.
+
+The server side is timed per command (wrapped from here, nothing in roomctl measures itself): decide (the
+session's state machine and the rest of the command handler), store (the session row), view (building the
+session's screen part and the status listeners), encode (JSON text of the changed part and of the messages),
+the events it causes (the step and phase events other capabilities handle right after it, on the same loop)
+and send (the 50 sends of one change, summed, and from the first to the last).
+
+    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--model base] [--worker-nice 10]]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import ClientConnection, connect
 
+import roomctl.core.state as state_module
 from roomctl.config import load_settings
+from roomctl.core.room import Room
 from roomctl.devices.broker import free_port
+from roomctl.session.events import SessionCommand
 from roomctl.session.service import SessionService
 from tests.conftest import serving
 
-SETTLE_SECONDS = 0.05
-"""Pause between commands, so each one is measured on its own."""
+SETTLE_SECONDS = 0.1
+"""Pause between commands, so each one is measured on its own (every client has it well before the next)."""
+WARMUP_COMMANDS = 6
+"""Commands sent (and not counted) before measuring: first calls import and warm caches."""
 TIMEOUT_SECONDS = 10.0
 """Longest wait for a client to see a command's result."""
+LLM_KEY = "sk-bench"
+PROPOSAL_EVENT_SECONDS = 0.05
+"""The fake model streams 40 characters every 50 ms (800 characters a second: faster than real models)."""
+STAGES = ("decide", "store", "view", "encode", "events it causes", "send (sum)", "send (first to last)")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -42,68 +71,303 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-async def wait_for_index(ws: ClientConnection, index: int, started: float) -> float:
-    """Seconds from ``started`` until ``ws`` receives a screen state whose session is at ``index``."""
-    while True:
-        snapshot = json.loads(await ws.recv())
-        session = snapshot.get("session") or {}
-        if session.get("index") == index:
-            return time.perf_counter() - started
+# -- the clients (two more processes) -------------------------------------------------------------------------
 
 
-async def run(clients: int, commands: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="roomctl-bench-ws-") as tmp:
-        settings = load_settings(None, {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
-                                        "server": {"port": free_port()}})  # fmt: skip
-        async with serving(settings) as live:
-            headers = live.headers("facilitator")
-            async with httpx.AsyncClient(base_url=live.url, headers=headers, timeout=TIMEOUT_SECONDS) as http:
-                started = await http.post("/api/v1/session/commands", json={"command": "start"})
-                started.raise_for_status()
-                roles = ["kiosk", "facilitator"]
-                base = live.url.replace("http", "ws", 1)
-                sockets = [
-                    await connect(f"{base}/ws?token={live.tokens[roles[i % 2]]}", max_size=None) for i in range(clients)
-                ]
-                for ws in sockets:
-                    await ws.recv()  # the state on connect
-                each: list[float] = []
-                slowest: list[float] = []
-                http_only: list[float] = []
-                index = 0
-                for n in range(commands):
-                    name = "next" if n % 2 == 0 else "previous"
-                    index = index + 1 if name == "next" else index - 1
-                    t0 = time.perf_counter()
-                    waits = [asyncio.create_task(wait_for_index(ws, index, t0)) for ws in sockets]
-                    response = await http.post("/api/v1/session/commands", json={"command": name})
-                    http_only.append(time.perf_counter() - t0)
-                    response.raise_for_status()
-                    latencies = await asyncio.wait_for(asyncio.gather(*waits), TIMEOUT_SECONDS)
-                    each.extend(latencies)
-                    slowest.append(max(latencies))
-                    await asyncio.sleep(SETTLE_SECONDS)
-                for ws in sockets:
-                    await ws.close()
-            live.room.service(SessionService).pairing.rotate()  # a state change lets the server notice closed sockets
+async def follow(ws: ClientConnection, arrivals: list[float], expect: int) -> None:
+    """Record when ``ws`` sees the session's step change, ``expect`` times."""
+    message = json.loads(await ws.recv())  # the state on connect
+    index = (message.get("session") or {}).get("index")
+    while len(arrivals) < expect:
+        message = json.loads(await ws.recv())
+        session = message.get("delta", message).get("session")
+        if session is not None and session.get("index") != index:
+            arrivals.append(time.perf_counter())
+            index = session.get("index")
 
+
+async def listen(url: str, tokens: dict[str, str], clients: int, expect: int, delta: bool) -> list[list[float]]:
+    """Connect ``clients`` WebSocket clients; when each saw ``expect`` step changes, their arrival times."""
+    roles = ["kiosk", "facilitator"]
+    query = "delta=true&" if delta else ""
+    base = url.replace("http", "ws", 1)
+    sockets = [await connect(f"{base}/ws?{query}token={tokens[roles[i % 2]]}", max_size=None) for i in range(clients)]
+    arrivals: list[list[float]] = [[] for _ in sockets]
+    tasks = [asyncio.create_task(follow(ws, seen, expect)) for ws, seen in zip(sockets, arrivals, strict=True)]
+    await asyncio.sleep(SETTLE_SECONDS)
+    print("READY", flush=True)
+    await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT_SECONDS + expect * (SETTLE_SECONDS + TIMEOUT_SECONDS))
+    for ws in sockets:
+        await ws.close()
+    return arrivals
+
+
+def tablet(url: str, token: str, commands: int) -> list[dict[str, float]]:
+    """Send ``commands`` commands, ``next`` and ``previous`` in turn; when each was sent and answered.
+
+    The standard library's keep-alive HTTP client: the lightest there is, so the figure is the server's.
+    """
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=TIMEOUT_SECONDS)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    sent: list[dict[str, float]] = []
+    for n in range(commands):
+        body = json.dumps({"command": "next" if n % 2 == 0 else "previous"})
+        t0 = time.perf_counter()
+        connection.request("POST", "/api/v1/session/commands", body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+        sent.append({"t0": t0, "http": time.perf_counter() - t0})
+        if response.status != 200:
+            raise SystemExit(f"the command was refused: {response.status} {answer[:200]!r}")
+        time.sleep(SETTLE_SECONDS)
+    connection.close()
+    return sent
+
+
+def client_main(argv: list[str]) -> None:
+    """``--listen URL TOKENS CLIENTS EXPECT DELTA`` or ``--tablet URL TOKENS COMMANDS``: print results as JSON."""
+    role, url, tokens = argv[0], argv[1], json.loads(argv[2])
+    if role == "--listen":
+        result: Any = asyncio.run(listen(url, tokens, int(argv[3]), int(argv[4]), argv[5] == "1"))
+    else:
+        result = tablet(url, tokens["facilitator"], int(argv[3]))
+    print(json.dumps(result), flush=True)
+
+
+# -- the server side (this process) ----------------------------------------------------------------------------
+
+
+class StageClock:
+    """Wraps the room's command path and records, per tablet command, the seconds spent in each stage."""
+
+    def __init__(self, room: Room) -> None:
+        self.commands: list[dict[str, Any]] = []
+        self._current: dict[str, Any] | None = None
+        self._in_command = False
+        service = room.service(SessionService)
+        handle, persist, publish, encode, message = (room._handle, service._persist, service._publish,
+                                                     state_module.encode, room.screen.message)  # fmt: skip
+
+        async def timed_handle(event: Any) -> Any:
+            start = time.perf_counter()
+            if not isinstance(event, SessionCommand):
+                try:
+                    return await handle(event)
+                finally:
+                    if self._current is not None:
+                        self._current["events"] += time.perf_counter() - start
+            self._current = {"at": start, "total": 0.0, "store": 0.0, "publish": 0.0, "encode": 0.0, "message": 0.0,
+                             "events": 0.0, "sends": []}  # fmt: skip
+            self.commands.append(self._current)
+            self._in_command = True
+            try:
+                return await handle(event)
+            finally:
+                self._in_command = False
+                self._current["total"] = time.perf_counter() - start
+
+        def timer(key: str, fn: Callable[..., Any], *, in_command: bool = True) -> Callable[..., Any]:
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    if self._current is not None and (self._in_command or not in_command):
+                        self._current[key] += time.perf_counter() - start
+
+            return timed
+
+        send_text = WebSocket.send_text
+
+        async def timed_send(websocket: WebSocket, data: str) -> None:
+            start = time.perf_counter()
+            await send_text(websocket, data)
+            if self._current is not None:
+                self._current["sends"].append((start, time.perf_counter()))
+
+        room._handle = timed_handle  # type: ignore[method-assign]
+        service._persist = timer("store", persist)  # type: ignore[method-assign]
+        service._publish = timer("publish", publish)  # type: ignore[method-assign]
+        state_module.encode = timer("encode", encode)
+        room.screen.message = timer("message", message, in_command=False)  # type: ignore[method-assign]
+        WebSocket.send_text = timed_send  # type: ignore[method-assign,assignment]
+
+    def stages(self, measured_from: float, *, skip: int, clients: int) -> dict[str, list[float]]:
+        """Seconds per stage for each command that arrived after ``measured_from``, but the first ``skip``.
+
+        Send counts the first ``clients`` sends after the command (the change it made, to every client).
+        """
+        out: dict[str, list[float]] = {stage: [] for stage in STAGES}
+        for c in [c for c in self.commands if c["at"] >= measured_from][skip:]:
+            out["decide"].append(c["total"] - c["store"] - c["publish"])
+            out["store"].append(c["store"])
+            out["view"].append(c["publish"] - c["encode"])
+            out["encode"].append(c["encode"] + c["message"])
+            out["events it causes"].append(c["events"])
+            sends = c["sends"][:clients]
+            out["send (sum)"].append(sum(end - start for start, end in sends))
+            out["send (first to last)"].append(max(e for _, e in sends) - min(s for s, _ in sends) if sends else 0.0)
+        return out
+
+
+class Busy:
+    """Keeps the room busy: faster-whisper transcribes over and over, proposals stream one after another."""
+
+    def __init__(self, room: Room, media: Path, model: str, nice: int) -> None:
+        self.room = room
+        self.media = media
+        self.model = model
+        self.nice = nice
+        self.chunks = 0
+        self.proposals = 0
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Busy]:
+        """Both loads run while the block runs (from the first chunk under way)."""
+        from roomctl.speech import models
+        from roomctl.speech.worker import WorkerConfig, WorkerProcess
+        from tests.speech_helpers import DUTCH_TEXT, DUTCH_VOICE, speech_file
+
+        path = models.cache_dir() / self.model
+        if not (path / "model.bin").exists():
+            raise SystemExit(f"speech model {self.model} is not in {models.cache_dir()}; "
+                             f"install it: roomctl models install {self.model}")  # fmt: skip
+        wav = speech_file(DUTCH_TEXT, self.media / "speech.wav", DUTCH_VOICE)
+        worker = WorkerProcess(WorkerConfig(model_path=str(path), language="nl"))
+        await worker.start()
+        if self.nice and worker.pid is not None:  # every thread: on Linux niceness is per thread
+            for task in Path(f"/proc/{worker.pid}/task").iterdir():
+                os.setpriority(os.PRIO_PROCESS, int(task.name), self.nice)
+        self._tasks = [asyncio.create_task(self._transcribe(worker, wav)), asyncio.create_task(self._propose())]
+        try:
+            while worker.busy is None and not self._tasks[0].done():
+                await asyncio.sleep(0.1)
+            yield self
+        finally:
+            self._stop.set()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await worker.stop()
+
+    async def _transcribe(self, worker: Any, wav: Path) -> None:
+        while not self._stop.is_set():
+            await worker.transcribe(self.chunks, wav, "")
+            self.chunks += 1
+
+    async def _propose(self) -> None:
+        from roomctl.proposal.service import ProposalService
+        from tests.proposal_helpers import TRANSCRIPT
+
+        svc = self.room.service(ProposalService)
+        session_id = self.room.service(SessionService).session_id or 0
+        while not self._stop.is_set():
+            svc.ask(session_id, transcript=TRANSCRIPT, problem="Overdracht")
+            while svc.store.active_request(session_id) is not None and not self._stop.is_set():
+                await asyncio.sleep(0.05)
+            self.proposals += 1
+
+
+async def measure(live: Any, clock: StageClock, clients: int, commands: int, delta: bool) -> dict[str, Any]:
+    """One run: the WebSocket clients in one process, the tablet in another, this process serving."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    total = WARMUP_COMMANDS + commands
+    tokens = json.dumps(live.tokens)
+    listener = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--listen", live.url, tokens, str(clients), str(total), "1" if delta else "0",
+        stdout=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert listener.stdout is not None
+    if (await listener.stdout.readline()).strip() != b"READY":
+        raise SystemExit("the WebSocket clients did not connect")
+    started = time.perf_counter()
+    driver = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--tablet", live.url, tokens, str(total), stdout=subprocess.PIPE, env=env
+    )
+    sent_out, _ = await driver.communicate()
+    arrived_out, _ = await listener.communicate()
+    if driver.returncode or listener.returncode:
+        raise SystemExit("a client process failed")
+    sent, arrived = json.loads(sent_out)[WARMUP_COMMANDS:], json.loads(arrived_out)
+    result: dict[str, Any] = {"commands": [
+        {"http": s["http"], "clients": [times[WARMUP_COMMANDS + k] - s["t0"] for times in arrived]}
+        for k, s in enumerate(sent)
+    ]}  # fmt: skip
+    result["stages"] = clock.stages(started, skip=WARMUP_COMMANDS, clients=clients)
+    return result
+
+
+def report(label: str, result: dict[str, Any], clients: int) -> None:
     def ms(value: float) -> str:
-        return f"{value * 1000:7.1f} ms"
+        return f"{value * 1000:7.2f} ms"
 
-    print(f"tablet command -> kiosk update, {clients} WebSocket clients, {commands} commands")
+    commands = result["commands"]
+    each = [latency for c in commands for latency in c["clients"]]
+    slowest = [max(c["clients"]) for c in commands]
+    http = [c["http"] for c in commands]
+    print(f"{label}: {clients} WebSocket clients, {len(commands)} commands")
     print(f"  every client   p50 {ms(statistics.median(each))}   p99 {ms(percentile(each, 0.99))}   n={len(each)}")
     print(f"  slowest client p50 {ms(statistics.median(slowest))}   p99 {ms(percentile(slowest, 0.99))}")
-    print(f"  HTTP answer    p50 {ms(statistics.median(http_only))}   p99 {ms(percentile(http_only, 0.99))}")
+    print(f"  HTTP answer    p50 {ms(statistics.median(http))}   p99 {ms(percentile(http, 0.99))}")
+    print("  server side per command (p50 / p99):")
+    for stage, values in result["stages"].items():
+        if values:
+            print(f"    {stage:<22} {ms(statistics.median(values))} / {ms(percentile(values, 0.99))}")
+
+
+async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0) -> None:
+    with tempfile.TemporaryDirectory(prefix="roomctl-bench-ws-") as tmp:
+        overrides: dict[str, Any] = {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
+                                     "server": {"port": free_port()}}  # fmt: skip
+        fake = None
+        if busy:
+            from tests.fake_anthropic import FakeAnthropic, Reply
+            from tests.proposal_helpers import GOOD_PROPOSAL
+
+            os.environ["ROOMCTL_ANTHROPIC_API_KEY"] = LLM_KEY
+            pace = Reply(tool_input=GOOD_PROPOSAL, delay=0.2, event_delay=PROPOSAL_EVENT_SECONDS, chunk_chars=40)
+            fake = FakeAnthropic(default=pace)
+            fake.start()
+            overrides["llm"] = {"base_url": fake.base_url, "daily_budget_eur": 100000}
+        settings = load_settings(None, overrides)
+        try:
+            async with serving(settings) as live:
+                headers = live.headers("facilitator")
+                async with httpx.AsyncClient(base_url=live.url, headers=headers, timeout=TIMEOUT_SECONDS) as http:
+                    (await http.post("/api/v1/session/commands", json={"command": "start"})).raise_for_status()
+                clock = StageClock(live.room)
+                print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+                for delta in (True, False):
+                    label = "delta clients (kiosk and tablet pages)" if delta else "whole-state clients (player, tools)"
+                    report(label, await measure(live, clock, clients, commands, delta), clients)
+                if busy:
+                    async with Busy(live.room, Path(tmp), model, worker_nice).running() as load:
+                        for delta in (True, False):
+                            label = "while Whisper transcribes and proposals stream, " + (
+                                "delta clients" if delta else "whole-state clients")
+                            report(label, await measure(live, clock, clients, commands, delta), clients)
+                        print(f"  meanwhile: {load.chunks} speech chunks transcribed (worker niceness {worker_nice}), "
+                              f"{load.proposals} proposals streamed")  # fmt: skip
+                print(f"load average {os.getloadavg()[0]:.2f} at the end")
+        finally:
+            if fake is not None:
+                fake.stop()
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in ("--listen", "--tablet"):
+        client_main(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--commands", type=int, default=40)
+    parser.add_argument("--busy", action="store_true", help="also measure while Whisper and a proposal run")
+    parser.add_argument("--model", default="base", help="speech model in the roomctl model cache (--busy)")
+    parser.add_argument("--worker-nice", type=int, default=0, help="run the speech worker at this niceness (--busy)")
     args = parser.parse_args()
-    asyncio.run(run(args.clients, args.commands))
+    asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice))
 
 
 if __name__ == "__main__":
     main()
-

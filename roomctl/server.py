@@ -27,6 +27,9 @@ LOOPBACK_HOST = "127.0.0.1"
 """With TLS on, plain HTTP answers only here (the kiosk's Chromium on the Pi itself)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Signals that stop the service gracefully (Ctrl-C, systemd stop)."""
+WS_COMPRESSION = False
+"""No permessage-deflate on WebSockets: compressing each message again for each client cost ten times more
+than sending it (bench_ws), and the room's clients are on its own network."""
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -119,6 +122,7 @@ async def serve(
         access_log=False,
         lifespan="on",
         ws_ping_interval=20.0,
+        ws_per_message_deflate=WS_COMPRESSION,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ssl_certfile=server_settings.tls_cert,
         ssl_keyfile=server_settings.tls_key,

@@ -137,11 +137,16 @@ async def test_a_configured_key_is_sent_and_a_refused_one_waits(lan_settings, fa
 
 
 async def test_the_budget_applies_to_a_priced_lan_model(lan_settings, fake) -> None:
-    room = build_room(lan_settings(daily_budget_eur=0.001, prices={"default": {"input_eur_per_mtok": 1.0,
-                                                                             "output_eur_per_mtok": 1.0}}))
+    from roomctl.proposal import cost
+
+    room = build_room(lan_settings(daily_budget_eur=1.0, prices={"default": {"input_eur_per_mtok": 1.0,
+                                                                           "output_eur_per_mtok": 1.0}}))
     async with running(room) as svc:
         svc.ask(1, transcript=TRANSCRIPT)
         await wait_for(lambda: state(room).get("state") == "ready", timeout=10)
+        spent = cost.spent_on(room.db, cost.local_day(room.clock.now(), room.settings.room.tz))
+        assert spent > 0, "a priced LAN model's calls count against the budget"
+        svc.settings = svc.settings.model_copy(update={"daily_budget_eur": spent / 2})  # the day's budget is used up
         with pytest.raises(BudgetExceededError):
             svc.ask(2, transcript=TRANSCRIPT)
 

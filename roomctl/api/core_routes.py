@@ -50,13 +50,19 @@ async def screen_state(
     websocket: WebSocket,
     room: Room = Depends(get_room_ws),
     principal: Principal = allow_ws(Role.KIOSK, Role.FACILITATOR, Role.ADMIN),
+    delta: bool = False,
 ) -> None:
     """The room's screen state, pushed on every change. Kiosk, facilitator and admin tokens (``?token=``).
 
+    Every message is the whole state (``{"now": ..., "version": 7, "session": {...}, ...}``). With
+    ``?delta=true`` only the first one is; after it each message holds the parts changed since the previous
+    one, ``null`` for a part that is gone: ``{"now": ..., "version": 8, "delta": {"session": {...}}}`` (see
+    ``followScreen`` in common.js). ``now`` is the room's clock, so pages count down from the room's time rather
+    than the device's own (a tablet's clock may be off).
+
     Only the kiosk's feed carries the pairing PIN; a group's session parts go only to callers holding that
-    group; the WebSocket closes (4401) within seconds of its token being revoked or expiring. Each message also
-    carries ``now``, the room's clock, so pages count down from the room's time rather than from the device's
-    own clock (a tablet's clock may be off).
+    group; the WebSocket closes (4401) within seconds of its token being revoked or expiring.
     """
-    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()), screen_view(room, principal),
-               resend_seconds=WS_PING_SECONDS, alive=token_alive(room, principal))  # fmt: skip
+    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()),
+               screen_view(room, principal, delta=delta), resend_seconds=WS_PING_SECONDS,
+               alive=token_alive(room, principal))  # fmt: skip

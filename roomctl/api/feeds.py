@@ -11,12 +11,12 @@ The filters are one small hook on the push loop's render (:func:`screen_view`); 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from roomctl.api.roles import Role
 from roomctl.api.scope import UNRESTRICTED_ROLES, compute_scope, room_group
 from roomctl.api.tokens import Principal, still_valid
 from roomctl.core.room import Room
+from roomctl.core.state import encode
 
 KIOSK_ONLY_PARTS = frozenset({"pairing"})
 """Screen parts only the projector's feed carries."""
@@ -24,19 +24,27 @@ GROUP_PARTS = frozenset({"session", "recording", "captions", "proposal", "contin
 """Screen parts that carry the work of the group in the room."""
 
 
-def screen_view(room: Room, principal: Principal) -> Callable[[], dict[str, Any]]:
-    """The render function of ``principal``'s ``/ws`` feed."""
-    hidden = frozenset() if principal.role == Role.KIOSK else KIOSK_ONLY_PARTS
+def screen_view(room: Room, principal: Principal, *, delta: bool = False) -> Callable[[], str]:
+    """The render function of ``principal``'s ``/ws`` feed: JSON text, shared with every caller who sees the same.
 
-    def render() -> dict[str, Any]:
-        view = room.screen.snapshot()
+    The state's encoding is shared (:meth:`~roomctl.core.state.StateStore.message`); only the room's ``now`` is
+    put in front of it per message, so pages count from the room's time. When what the caller may see changes
+    (a session of its group starts), the next message is the whole state again.
+    """
+    hidden = frozenset() if principal.role == Role.KIOSK else KIOSK_ONLY_PARTS
+    follower = room.screen.follower(delta=delta)
+    shown: frozenset[str] | None = None
+
+    def render() -> str:
+        nonlocal shown
         drop = hidden
         if principal.role not in UNRESTRICTED_ROLES and not compute_scope(room, principal).holds(room_group(room)):
             drop = drop | GROUP_PARTS
-        for name in drop:
-            view.pop(name, None)
-        view["now"] = room.clock.now().isoformat()  # pages count from the room's time, not the device's clock
-        return view
+        visible = frozenset(room.screen.owners) - drop
+        if visible != shown:
+            shown, follower.parts, follower.version = visible, visible, None
+        text = follower.next_message()
+        return '{"now":' + encode(room.clock.now().isoformat()).decode() + "," + text[1:]
 
     return render
 

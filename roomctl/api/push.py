@@ -3,21 +3,29 @@
 ``/ws`` (the screen state) and ``/api/v1/facilities/ws`` (the site overview) both use :func:`push`. A change
 only sets a flag, so a slow client skips intermediate states and always gets the newest view; messages from
 the client are not used, but reading them is how the loop notices the client leaving while nothing changes.
+
+A render may hand over JSON text it encoded once for every client (the screen state does, see
+:class:`roomctl.core.state.Follower`); anything else is encoded here, for this client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from roomctl.core.state import encode
+
 log = logging.getLogger(__name__)
 
 Subscribe = Callable[[Callable[[], None]], Callable[[], None]]
 """Registers a no-argument change callback; returns the function that unregisters it."""
+Render = Callable[[], Any]
+"""The next message: JSON text (a ``str``, sent as it is) or a JSON-able value (encoded for this send)."""
 
 RECHECK_SECONDS = 2.0
 """How often an open WebSocket asks whether its token still holds (revoked or expired: closed)."""
@@ -28,60 +36,60 @@ WS_CLOSE_TOKEN_ENDED = 4401
 async def push(
     websocket: WebSocket,
     subscribe: Subscribe,
-    render: Callable[[], Any],
+    render: Render,
     *,
     resend_seconds: float,
     alive: Callable[[], bool] | None = None,
 ) -> None:
-    """Accept ``websocket`` and keep it up to date until the client leaves.
+    """Accept ``websocket`` and keep it up to date until the client leaves or its token ends.
 
     Args:
         websocket: The connection (not yet accepted).
         subscribe: Where changes are announced.
-        render: The JSON-able view to send (called on the loop, once per send).
+        render: The message to send (called on the loop, once per send).
         resend_seconds: Without a change the view is sent again this often (keeps proxies and NATs open).
-        alive: Asked every :data:`RECHECK_SECONDS`; when it answers False (the token was revoked or expired)
-            the WebSocket is closed with :data:`WS_CLOSE_TOKEN_ENDED`.
+        alive: Asked every :data:`RECHECK_SECONDS`; when it says no, the socket is closed (4401).
     """
     await websocket.accept()
     changed = asyncio.Event()
     unsubscribe = subscribe(changed.set)
-    receiver = asyncio.ensure_future(websocket.receive())
+    listener = asyncio.ensure_future(_until_gone(websocket))
+    listener.add_done_callback(lambda _: changed.set())
     try:
-        while True:
+        while not listener.done():
             changed.clear()
-            await websocket.send_json(render())
-            waiter = asyncio.ensure_future(changed.wait())
-            done = await _wait(receiver, waiter, resend_seconds, alive)
-            waiter.cancel()
-            if done is None:
+            message = render()
+            await websocket.send_text(message if isinstance(message, str) else encode(message).decode())
+            if not await _wait_for_change(changed, resend_seconds, alive):
                 log.info("closing a WebSocket: its token was revoked or expired")
                 await websocket.close(code=WS_CLOSE_TOKEN_ENDED, reason="token revoked or expired")
                 break
-            if receiver in done:
-                if receiver.result()["type"] == "websocket.disconnect":
-                    break
-                receiver = asyncio.ensure_future(websocket.receive())
+            await asyncio.sleep(0)  # let the request that made the change answer before the fan-out
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        receiver.cancel()
+        listener.cancel()
         unsubscribe()
 
 
-async def _wait(
-    receiver: asyncio.Future[Any], waiter: asyncio.Future[Any], resend_seconds: float, alive: Callable[[], bool] | None
-) -> set[asyncio.Future[Any]] | None:
-    """Wait for a message, a change or ``resend_seconds``; ``None`` when ``alive`` says the token ended."""
-    if alive is None:
-        done, _ = await asyncio.wait({receiver, waiter}, timeout=resend_seconds, return_when=asyncio.FIRST_COMPLETED)
-        return done
+async def _wait_for_change(changed: asyncio.Event, resend_seconds: float, alive: Callable[[], bool] | None) -> bool:
+    """Wait in this task (no task per message) for a change or ``resend_seconds``; False when the token ended."""
     left = resend_seconds
-    while True:
-        step = min(left, RECHECK_SECONDS)
-        done, _ = await asyncio.wait({receiver, waiter}, timeout=step, return_when=asyncio.FIRST_COMPLETED)
-        if not alive():
-            return None
+    while left > 0:
+        step = left if alive is None else min(left, RECHECK_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(step):
+                await changed.wait()
+        if alive is not None and not alive():
+            return False
+        if changed.is_set():
+            return True
         left -= step
-        if done or left <= 0:
-            return done
+    return True
+
+
+async def _until_gone(websocket: WebSocket) -> None:
+    """Read (and drop) what the client sends until it leaves."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass

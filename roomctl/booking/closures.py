@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import icalendar
 import sqlite_utils
 from dateutil.rrule import rrulestr
 
@@ -77,6 +76,8 @@ def parse_ics(data: bytes, tz: ZoneInfo, *, now: datetime, horizon: timedelta) -
     """
     if len(data) > MAX_ICS_BYTES:
         raise ValidationError(f"the file is larger than {MAX_ICS_BYTES // 1000} kB; split it")
+    import icalendar  # imported when a file is imported: not needed to start the room
+
     try:
         calendar = icalendar.Calendar.from_ical(data)
     except (ValueError, IndexError, KeyError) as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import icalendar
 import sqlite_utils
 
 from roomctl import __version__
@@ -49,6 +48,8 @@ def feed(
         now: DTSTAMP of the closures.
         title: The calendar's display name.
     """
+    import icalendar  # imported when a feed is built: not needed to start the room
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

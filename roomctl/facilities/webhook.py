@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from roomctl.core.health import ComponentHealth
 from roomctl.facilities.settings import FacilitiesSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,16 @@ class WebhookPoster:
 
     async def run(self) -> None:
         """Post queued messages until cancelled."""
+        import httpx  # imported when a webhook is configured: not needed to start the room
+
         async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds) as client:
             while True:
                 message = await self._queue.get()
                 await self._deliver(client, message)
 
     async def _deliver(self, client: httpx.AsyncClient, message: dict[str, Any]) -> None:
+        import httpx
+
         delay = self.settings.webhook_backoff_seconds
         for attempt in range(1, self.settings.webhook_attempts + 1):
             try:

@@ -8,9 +8,9 @@ refused, so instructions smuggled in through the transcript cannot change the fo
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-import jsonschema
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,7 +106,12 @@ TOOL: dict[str, Any] = {
     "input_schema": PROPOSAL_SCHEMA,
 }
 
-_VALIDATOR = jsonschema.Draft202012Validator(PROPOSAL_SCHEMA)
+
+@cache
+def _validator() -> Any:
+    import jsonschema  # imported at the first answer: not needed to start the room
+
+    return jsonschema.Draft202012Validator(PROPOSAL_SCHEMA)
 
 
 def validate_proposal(data: object) -> ProposalContent:
@@ -117,7 +122,7 @@ def validate_proposal(data: object) -> ProposalContent:
     """
     if not isinstance(data, dict):
         raise MalformedProposalError(f"the answer is a {type(data).__name__}, not an object")
-    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         described = "; ".join(
             f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message[:120]}" for e in errors[:3]

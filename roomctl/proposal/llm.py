@@ -26,21 +26,27 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-
-import anthropic
-import openai
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from roomctl.config import LlmSettings
 from roomctl.errors import AdapterError
 from roomctl.proposal.content import TOOL_NAME, MalformedProposalError
 
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+
 log = logging.getLogger(__name__)
 
-try:  # the SDK's HTTP library: httpx2 in anthropic >= 2, httpx before
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - older SDKs
-    import httpx as _http  # type: ignore[no-redef]
+
+def _transport_error() -> type[Exception]:
+    """The SDK's HTTP library's transport error (imported when a call is made: the SDK takes seconds to load)."""
+    try:  # the SDK's HTTP library: httpx2 in anthropic >= 2, httpx before
+        import httpx2 as _http
+    except ImportError:  # pragma: no cover - older SDKs
+        import httpx as _http  # type: ignore[no-redef]
+    error: type[Exception] = _http.TransportError
+    return error
 
 FailureKind = Literal["rate_limited", "server", "network", "auth", "bad_request"]
 
@@ -119,6 +125,8 @@ class LlmAnswer:
 
 def make_client(api_key: str, *, base_url: str, connect_timeout: float, timeout: float) -> anthropic.AsyncAnthropic:
     """An SDK client with retries off (the outbox retries)."""
+    import anthropic
+
     return anthropic.AsyncAnthropic(
         api_key=api_key,
         base_url=base_url or None,
@@ -151,6 +159,9 @@ def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
 
 
 def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
+    import anthropic
+    import openai
+
     tokens = {"input_tokens": usage.get("input", 0), "output_tokens": usage.get("output", 0)}
     if isinstance(exc, anthropic.APIStatusError | openai.APIStatusError):
         status = exc.status_code
@@ -166,7 +177,7 @@ def _classify(exc: BaseException, usage: dict[str, int]) -> LlmCallError:
             return LlmCallError("server", detail, retry_after=retry_after_seconds(headers), **tokens)
         detail = f"the API refused the request (HTTP {status}): {exc.message[:200]}"
         return LlmCallError("bad_request", detail, **tokens)
-    if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError | _http.TransportError | OSError):
+    if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError | _transport_error() | OSError):
         return LlmCallError("network", f"the API cannot be reached: {type(exc).__name__}", **tokens)
     raise exc
 
@@ -180,6 +191,9 @@ async def stream_proposal(
         LlmCallError: The call failed (sorted by kind).
         MalformedAnswerError: The stream completed but holds no usable tool call (or broken JSON).
     """
+    import anthropic
+
+    transport_error = _transport_error()
     usage: dict[str, int] = {}
     tool_json: list[str] = []
     try:
@@ -199,7 +213,7 @@ async def stream_proposal(
             input_tokens=usage.get("input", 0),
             output_tokens=usage.get("output", 0),
         ) from None
-    except (anthropic.APIError, _http.TransportError, OSError) as exc:
+    except (anthropic.APIError, transport_error, OSError) as exc:
         raise _classify(exc, usage) from None
     tool_inputs = [b.input for b in final.content if b.type == "tool_use" and b.name == TOOL_NAME]
     answer = LlmAnswer(
@@ -328,14 +342,18 @@ class OpenAICompatibleProvider:
 
     def __init__(self, settings: LlmSettings, *, key_reader: Callable[[], str | None] = read_openai_key) -> None:
         self.key_reader = key_reader
-        self._clients = _ClientCache(
-            lambda key: openai.AsyncOpenAI(
+
+        def client(key: str) -> openai.AsyncOpenAI:
+            import openai  # imported when a call is made: the SDK takes a while to load
+
+            return openai.AsyncOpenAI(
                 api_key=key or NO_KEY,
                 base_url=settings.base_url or None,
                 max_retries=0,
                 timeout=openai.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
             )
-        )
+
+        self._clients = _ClientCache(client)
 
     def read_key(self) -> str | None:
         """The server's key (usually none on a LAN)."""
@@ -343,6 +361,8 @@ class OpenAICompatibleProvider:
 
     async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
         """One streamed chat completion; the content (or a ``write_proposal`` tool call) is the proposal JSON."""
+        import openai
+
         client = self._clients.get(key)
         usage: dict[str, int] = {}
         content: list[str] = []
@@ -366,7 +386,7 @@ class OpenAICompatibleProvider:
                         if call.function is not None and call.function.arguments:
                             tool_args.append(call.function.arguments)
                             on_draft("".join(tool_args))
-        except (openai.APIError, _http.TransportError, OSError) as exc:
+        except (openai.APIError, _transport_error(), OSError) as exc:
             raise _classify(exc, usage) from None
         tokens = {"input_tokens": usage.get("input", 0), "output_tokens": usage.get("output", 0)}
         raw = "".join(content).strip() or "".join(tool_args).strip()

@@ -41,6 +41,7 @@ from roomctl.session.pairing import TabletPairing
 from roomctl.session.videoframes import Videoframe, VideoframeLibrary
 from roomctl.session.vitality import BREAK_KINDS, MAX_BREAK_MINUTES, vitality_step
 from roomctl.speech.events import StopRecording
+from roomctl.store.db import crash_safe_write
 
 log = logging.getLogger(__name__)
 
@@ -341,10 +342,12 @@ class SessionService:
     # -- helpers --------------------------------------------------------------------------------------------
 
     def _persist(self) -> None:
+        """Store the state: every step change without waiting for the disk (see ``crash_safe_write``), the end fully."""
         assert self.state is not None and self.session_id is not None
         now = self.room.clock.now()
-        with self.room.db.atomic():
-            self.room.db.execute(
+        db = self.room.db
+        with db.atomic() if self.state.ended else crash_safe_write(db):
+            db.execute(
                 "update sessions set state = ?, updated_at = ?, ended_at = ? where id = ?",
                 [
                     json.dumps(self.state.to_json()),

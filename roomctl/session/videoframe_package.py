@@ -19,11 +19,12 @@ import zipfile
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from roomctl.errors import ValidationError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ def check_schema(manifest: object) -> None:
     Raises:
         ValidationError: Naming ``manifest.json``, the field and what is wrong (every problem, in field order).
     """
+    import jsonschema  # imported when a package is checked: not needed to start the room
+
     validator = jsonschema.Draft202012Validator(manifest_schema())
     errors = sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:

@@ -3,12 +3,20 @@
 The database runs in WAL mode with ``synchronous=FULL``: bookings, the audit trail and proposals must survive
 a power cut. All access from the service happens on the event loop's thread; worker processes open their own
 connection with :func:`open_database`.
+
+State that is rewritten on every tap of the tablet (the running session's step) is written in
+:func:`crash_safe_write` instead: committed to the write-ahead log without waiting for the disk. Such a write
+survives a crash or ``kill -9`` of roomctl exactly like a FULL one (the log is in the operating system's
+hands once the commit returns); only a power cut may take back the last few of them, and never a booking,
+audit entry or proposal: the next FULL commit syncs the log with everything before it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -52,3 +60,25 @@ def open_database(path: Path | str, *, migrate_schema: bool = True) -> sqlite_ut
     if migrate_schema:
         migrate(db)
     return db
+
+
+@contextlib.contextmanager
+def crash_safe_write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One transaction committed with ``synchronous=NORMAL``: safe from a crash of roomctl, not a power cut.
+
+    For state that changes many times a minute and is cheap to lose to a power cut (the session's current
+    step): the commit does not wait for an fsync (milliseconds on an SD card). Inside another transaction the
+    writes simply join it, and that transaction's commit decides.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    previous = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        with db.atomic():
+            yield db
+    finally:
+        conn.execute(f"PRAGMA synchronous = {previous}")

@@ -77,24 +77,41 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
 }
 
 /**
- * Follow the room's screen state over /ws, reconnecting by itself with backoff.
+ * The screen state after one /ws message: a whole state ({version, part: ...}) replaces it; a delta
+ * ({version, delta: {part: value | null}}) replaces the parts it names and removes those that are null.
+ */
+export function applyScreenMessage(state, message) {
+  if (!message.delta) return message;
+  const next = { ...state, version: message.version };
+  for (const [part, value] of Object.entries(message.delta)) {
+    if (value === null) delete next[part];
+    else next[part] = value;
+  }
+  return next;
+}
+
+/**
+ * Follow the room's screen state over /ws, reconnecting by itself with backoff. The server sends the whole
+ * state first and then only the parts that change (?delta=true).
  * onState(snapshot) is called with every state; onLink(true|false) when the link comes and goes.
  */
 export function followScreen(onState, onLink = () => {}) {
   let delay = RECONNECT_MIN_MS;
   let socket;
   let stopped = false;
+  let state = {};
   function connect() {
     if (stopped) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token())}`);
+    socket = new WebSocket(`${scheme}://${location.host}/ws?delta=true&token=${encodeURIComponent(token())}`);
     socket.onopen = () => {
       delay = RECONNECT_MIN_MS;
       onLink(true);
     };
     socket.onmessage = (message) => {
-      const state = JSON.parse(message.data);
-      syncRoomClock(state.now);
+      const data = JSON.parse(message.data);
+      syncRoomClock(data.now);
+      state = applyScreenMessage(state, data);
       onState(state);
     };
     socket.onclose = () => {

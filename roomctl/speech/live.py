@@ -217,7 +217,7 @@ class LiveCaptions:
 
     def _forget(self) -> None:
         """Keep only the audio a pass may still read (at most :data:`MAX_WINDOW_SECONDS` and a block or so)."""
-        keep_from = max(min(self.start, self.received - int(MAX_WINDOW_SECONDS * SAMPLE_RATE)), self._base)
+        keep_from = max(self.start, self.received - int(MAX_WINDOW_SECONDS * SAMPLE_RATE), self._base)
         while self._blocks and self._base + len(self._blocks[0]) <= keep_from:
             self._base += len(self._blocks[0])
             self._blocks.pop(0)

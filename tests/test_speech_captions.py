@@ -62,7 +62,7 @@ def test_captions_are_planned_from_the_model_and_the_cores_and_can_be_turned_off
     assert model_size("base") == "base" and model_size("tiny.en") == "tiny" and model_size("/m/small-nl") == "small"
     assert model_size("large-v3") == "other"
     on = plan(2, model="base")
-    assert on.enabled and on.parallel == 2 and on.interval_seconds == 1.0
+    assert on.enabled and on.parallel == 2 and on.interval_seconds == 2.0
     assert not plan(1, model="base").enabled
     assert plan(1, model="base", live_captions=True).enabled
     assert not plan(2, model="small").enabled and plan(4, model="small").enabled

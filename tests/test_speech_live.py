@@ -23,7 +23,16 @@ from roomctl.speech.events import RecordingConsent, StartRecording
 from roomctl.speech.models import model_dir
 from roomctl.speech.sources import SAMPLE_RATE
 from tests.conftest import wait_for
-from tests.speech_helpers import ENGLISH_TEXT, ENGLISH_VOICE, installed_model, require, silence_file, speech_file, wer
+from tests.speech_helpers import (
+    ENGLISH_TEXT,
+    ENGLISH_VOICE,
+    installed_model,
+    normalise,
+    require,
+    silence_file,
+    speech_file,
+    wer,
+)
 from tests.test_speech_pipeline import SESSION_VIEW, Harness
 
 pytestmark = pytest.mark.slow
@@ -190,7 +199,8 @@ async def test_music_and_two_voices_at_once_keep_the_pipeline_going(captioned: A
         await finish(h)
         result = h.transcript()
         state = h.room.screen.get("recording")["state"]
-    heard = result["text"].lower()
+    heard = set(normalise(result["text"]).split())
+    said = {w for w in normalise(" ".join(ENGLISH_TEXT)).split() if len(w) > 3}
     assert result["complete"] and result["failed_chunks"] == 0 and state == "idle"
-    assert any(word in heard for word in ("group", "monday", "handover", "shift", "summary", "leader")), heard
+    assert len(heard & said) >= 3, f"words of the two voices are in the transcript: {result['text']}"
     assert any(log.live_words()), "captions showed words while the two spoke"

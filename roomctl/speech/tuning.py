@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from roomctl.config import SpeechSettings
 
-INTERVAL_SECONDS = {"tiny": 1.0, "base": 1.0, "small": 2.0}
+INTERVAL_SECONDS = {"tiny": 1.0, "base": 2.0, "small": 3.0}
 """Seconds of new audio between caption passes, by model size (a word waits about half of it, plus the pass)."""
 MIN_CORES = {"tiny": 1, "base": 2, "small": 4}
 """Fewer cores than this and the captions would fall behind all the time: they stay off unless configured."""

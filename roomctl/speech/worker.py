@@ -58,6 +58,10 @@ CAPTION_TOKENS_PER_SECOND = 6
 """At most this many text tokens per second of caption audio (stops a repetition loop early)."""
 CAPTION_MIN_TOKENS = 8
 MAX_WINDOW_SECONDS = 30
+CHUNK_TEMPERATURES = (0.0, 0.4, 0.8)
+"""A chunk is decoded at temperature 0; only when the text repeats itself (compression ratio above 2.4, a
+decoding loop) is it decoded again, warmer. Low confidence alone causes no second decoding (it is slow and, on
+hard audio, frequent)."""
 
 
 class WorkerCrashed(AdapterError):  # noqa: N818 - the name says what happened
@@ -174,7 +178,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
                     audio,
                     language=config.language,
                     beam_size=beam or config.beam_size,
-                    temperature=0.0,
+                    temperature=CHUNK_TEMPERATURES,
+                    log_prob_threshold=None,
                     vad_filter=True,
                     initial_prompt=prompt or None,
                     condition_on_previous_text=False,

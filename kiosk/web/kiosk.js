@@ -5,7 +5,7 @@ import { clock, countdown, day, followScreen, h, lang, remainingSeconds, roomNow
 import { continuityCard, guestChips, meditationMain, resourceCards, weekLine } from "/static/kiosk/kiosk-weeks.js";
 
 const TICK_MS = 1000;
-const CAPTION_LINES = 2;
+const CAPTION_LINES = 2; // final lines shown before the live words
 const PROPOSAL_STEPS_SHOWN = 4;
 
 const TEXT = {
@@ -27,6 +27,7 @@ const TEXT = {
   paused: { nl: "gepauzeerd", en: "paused" },
   minutes: { nl: "min", en: "min" },
   recording: { nl: "Opname loopt", en: "Recording" },
+  captionsBehind: { nl: "Ondertiteling loopt achter", en: "Captions are running behind" },
   proposal: { nl: "Verbetervoorstel", en: "Improvement proposal" },
   askOnTablet: { nl: "Vraag het voorstel aan op de tablet", en: "Ask for the proposal on the tablet" },
   steps: { nl: "Stappen", en: "Steps" },
@@ -135,12 +136,30 @@ function situationCard(session) {
   return h("div", { class: "card situation", "data-testid": "situation" }, h("span", { class: "small-label" }, t(TEXT.situation)), session.work_situation);
 }
 
+// Captions: the final transcript's latest lines (they never change), then the words heard since, which the
+// final text replaces: agreed by two passes (dimmed) and tentative (dimmer, italic). Text only, never who spoke.
 function captions() {
   const part = state.captions;
-  const recording = state.recording && state.recording.state === "recording";
-  if (!part || !part.segments || !part.segments.length || !recording) return null;
-  return h("div", { class: "captions", "data-testid": "captions" },
-    part.segments.slice(-CAPTION_LINES).map((s) => h("p", {}, s.text)));
+  const rec = state.recording && state.recording.state;
+  if (!part || !["recording", "finishing"].includes(rec)) return null;
+  const lines = (part.lines || []).slice(-CAPTION_LINES).map((s) => h("span", { class: "final" }, s.text));
+  const heard = [];
+  if (part.agreed) heard.push(h("span", { class: "agreed", "data-testid": "captions-agreed" }, part.agreed));
+  if (part.tentative) heard.push(h("span", { class: "tentative", "data-testid": "captions-tentative" }, part.tentative));
+  if (!lines.length && !heard.length && !part.behind) return null;
+  return h("div", { class: "captions", "data-testid": "captions", "data-behind": part.behind ? "yes" : "no" },
+    part.behind ? h("p", { class: "behind", "data-testid": "captions-behind" }, t(TEXT.captionsBehind)) : null,
+    h("div", { class: "caption-window" },
+      h("p", { class: "caption-text", "data-testid": "caption-text" }, joinWords([...lines, ...heard]))));
+}
+
+function joinWords(spans) {
+  const out = [];
+  spans.forEach((span, i) => {
+    if (i) out.push(" ");
+    out.push(span);
+  });
+  return out;
 }
 
 function proposalBlock(large) {

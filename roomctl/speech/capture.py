@@ -55,6 +55,7 @@ class Capture:
         on_chunk: Called on the loop with each sealed chunk and its length in samples.
         on_context: Called when the step or question on screen changes, with the offset in seconds.
         context: What is on screen now.
+        on_block: Called with every block once it is spooled (the live captions hear it).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class Capture:
         on_chunk: Callable[[SpooledChunk, int], None],
         on_context: Callable[[float, Context], None],
         context: Callable[[], Context],
+        on_block: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         self.recording_id = recording_id
         self.source = source
@@ -76,7 +78,10 @@ class Capture:
         self._on_chunk = on_chunk
         self._on_context = on_context
         self._context = context
+        self._on_block = on_block
         self._stop = asyncio.Event()
+        self.ending = False
+        """True once the capture seals its last chunk."""
         self._index = 0
         self._samples = 0
 
@@ -114,6 +119,8 @@ class Capture:
                     last = now
                 await asyncio.to_thread(self.spool.append, block)
                 self._samples += len(block)
+                if self._on_block is not None:
+                    self._on_block(block)
                 for start, samples in self.chunker.feed(block):
                     await self._seal(start, samples)
         except AdapterError as exc:
@@ -125,6 +132,7 @@ class Capture:
             result.detail = f"writing audio to {self.spool.directory} failed: {exc.strerror or exc}"
         finally:
             await self.source.close()
+        self.ending = True
         try:
             rest = self.chunker.flush()
             if rest is not None:

@@ -6,6 +6,12 @@ microphone, the disk or the model fails. Stopping is possible in every state.
 
 Chunks are transcribed while the brainstorm goes on by :class:`~roomctl.speech.transcriber.Transcriber`; after
 stop only the last chunk remains, so the final transcript follows within seconds.
+
+Screen part ``captions`` (while recording and until the final transcript is in; text only, never who spoke):
+``lines``, the latest segments of the final transcript (they never change); ``agreed`` and ``tentative``, the
+words the live captions (:mod:`~roomctl.speech.live`) heard since, which the final text replaces; ``behind``
+when the captions lag. Captions live in memory and on the screen only; they are cleared once the transcript is
+complete.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from roomctl.session.service import SessionService
 from roomctl.speech import spool, transcripts
 from roomctl.speech.capture import Capture, Context
 from roomctl.speech.events import RecordingChanged, RecordingConsent, StartRecording, StopRecording, TranscriptReady
-from roomctl.speech.sources import AudioSource, SoundDeviceSource, WavSource
+from roomctl.speech.live import LiveCaptions
+from roomctl.speech.sources import SAMPLE_RATE, AudioSource, SoundDeviceSource, WavSource
 from roomctl.speech.texts import message
 from roomctl.speech.transcriber import Transcriber
 
@@ -73,6 +80,9 @@ class SpeechService:
         self.transcripts_ready: list[int] = []
         self._capture: Capture | None = None
         self._capture_task: asyncio.Task[Any] | None = None
+        self.live: LiveCaptions | None = None
+        self._live_task: asyncio.Task[Any] | None = None
+        self._lines: list[dict[str, Any]] = []
         self._dispatcher: asyncio.Task[Any] | None = None
         self._session_id: int | None = None
         self._context: Context = (None, None)
@@ -103,6 +113,7 @@ class SpeechService:
         """Seal what is being recorded (transcribed after the restart), stop the worker."""
         if self._capture is not None:
             await self._stop_capture("shutdown")
+        await self._end_captions()
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
@@ -212,6 +223,7 @@ class SpeechService:
             now=self.room.clock.now(),
         )
         self.recording_id = rid
+        self._start_captions(rid)
         try:
             self._capture = Capture(
                 rid,
@@ -222,8 +234,10 @@ class SpeechService:
                 on_chunk=lambda chunk, n: self._on_chunk(rid, chunk, n),
                 on_context=lambda offset, ctx: transcripts.add_mark(self.room.db, rid, offset, *ctx),
                 context=self._step_context,
+                on_block=self.live.feed if self.live is not None else None,
             )
         except OSError as exc:
+            await self._end_captions()
             await source.close()
             transcripts.set_state(self.room.db, rid, "done", now=self.room.clock.now(), error=str(exc))
             self._set("error", message("disk", str(exc)))
@@ -255,6 +269,7 @@ class SpeechService:
         if capture is None or task is None:
             return
         log.info("recording %s: stop (%s)", capture.recording_id, reason)
+        self.transcriber.stopping.add(capture.recording_id)
         capture.request_stop()
         try:
             await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECONDS)
@@ -272,6 +287,9 @@ class SpeechService:
         result = await capture.run()
         rid = capture.recording_id
         self._capture = None
+        if self.live is not None and self.live.recording_id == rid:
+            self.live.close()
+            self._publish_captions()
         transcripts.set_state(self.room.db, rid, "finishing", now=self.room.clock.now(), error=result.detail or None)
         self._status.set({"active": False})
         self.room.post(RecordingChanged(source="speech", active=False, recording_id=rid))
@@ -289,18 +307,65 @@ class SpeechService:
         return self._context
 
     def _on_chunk(self, rid: int, chunk: spool.SpooledChunk, samples: int) -> None:
+        if self._capture is not None and self._capture.ending:
+            self.transcriber.stopping.add(rid)
         transcripts.add_chunk(self.room.db, rid, chunk.index, chunk.start, samples)
         self.transcriber.wake()
+
+    # -- live captions --------------------------------------------------------------------------------------
+
+    def _start_captions(self, rid: int) -> None:
+        if self._live_task is not None:
+            self._live_task.cancel()
+        self._lines = []
+        plan = self.transcriber.plan
+        if not plan.enabled:
+            self.live = None
+            self._publish_captions(rid)
+            return
+        self.live = LiveCaptions(
+            rid,
+            worker=lambda: self.transcriber.worker,
+            interval_seconds=plan.interval_seconds,
+            on_change=self._publish_captions,
+            final_text=lambda: transcripts.previous_text(self.room.db, rid, transcripts.LAST_CHUNK),
+            wake_worker=self.transcriber.wake,
+        )
+        self._live_task = self.room.spawn(self.live.run(), name=f"speech-captions-{rid}")
+        self._publish_captions(rid)
+
+    async def _end_captions(self) -> None:
+        task, self._live_task = self._live_task, None
+        if self.live is not None:
+            self.live.close()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.live = None
+        self._lines = []
+        self._captions.set(None)
+
+    def _publish_captions(self, rid: int | None = None) -> None:
+        """The screen part ``captions``: the final transcript's latest lines and the live words after them."""
+        rid = rid if rid is not None else (self.live.recording_id if self.live is not None else self.recording_id)
+        if rid is None:
+            return
+        part: dict[str, Any] = {"recording_id": rid, "live": self.live is not None, "lines": self._lines}
+        if self.live is not None and self.live.recording_id == rid:
+            part.update(self.live.view())
+        self._captions.set(part)
 
     # -- transcription callbacks ----------------------------------------------------------------------------
 
     def _chunk_done(self, job: transcripts.ChunkJob) -> None:
-        self._captions.set(
-            {
-                "recording_id": job.recording_id,
-                "segments": transcripts.latest_segments(self.room.db, job.recording_id, CAPTION_SEGMENTS),
-            },
-        )
+        if job.recording_id == self.recording_id:
+            rows = transcripts.latest_segments(self.room.db, job.recording_id, CAPTION_SEGMENTS)
+            self._lines = [{"start": r["start"], "text": r["text"]} for r in rows]
+            end = (job.start_sample + job.samples) / SAMPLE_RATE
+            if self.live is not None and self.live.recording_id == job.recording_id:
+                self.live.final_until(end, last=transcripts.pending_chunks(self.room.db, job.recording_id) == 0
+                                      and self._capture is None)  # fmt: skip
+            self._publish_captions(job.recording_id)
         self._publish()
 
     def _model_problem(self, detail: str) -> None:
@@ -308,6 +373,8 @@ class SpeechService:
             self._set("error", message("no_model", detail))
 
     def _recording_done(self, rid: int, session_id: int | None) -> None:
+        if rid == self.recording_id:
+            self.room.spawn(self._end_captions(), name=f"speech-captions-end-{rid}")
         self.transcripts_ready.append(rid)
         self.room.post(TranscriptReady(source="speech", recording_id=rid, session_id=session_id))
         if self.recording_id == rid and self.state == "finishing":

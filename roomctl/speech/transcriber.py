@@ -21,6 +21,7 @@ from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.errors import AdapterError
 from roomctl.speech import models, spool, transcripts
+from roomctl.speech.tuning import caption_plan
 from roomctl.speech.worker import WorkerConfig, WorkerCrashed, WorkerProcess
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ MAX_ATTEMPTS = 3
 RESTART_BACKOFF_SECONDS = 1.0
 """Wait before starting the worker again after a failure, times the failures in a row (capped)."""
 MAX_BACKOFF_SECONDS = 30.0
+STOP_BEAM_SIZE = 1
+"""When more than one chunk still waits once the recording stopped (a backlog), they are decoded greedily (with
+temperature 0 that is about four times faster than beam 5 and changes a few words): the final transcript is
+ready within seconds. The last chunk alone, the usual case, keeps the beam search."""
 
 
 class Transcriber:
@@ -59,6 +64,9 @@ class Transcriber:
         self.model_problem: str | None = None
         self.failures = 0
         self.want_worker = False
+        self.stopping: set[int] = set()
+        """Recordings whose capture is stopping or stopped: their waiting chunks use :data:`STOP_BEAM_SIZE`."""
+        self.plan = caption_plan(self.settings)
         self._wake = asyncio.Event()
         self._on_chunk_done = on_chunk_done
         self._on_recording_done = on_recording_done
@@ -79,7 +87,13 @@ class Transcriber:
         self.model_problem = None
         if self.worker is None or self.worker.config.model_path != str(path):
             self.worker = WorkerProcess(
-                WorkerConfig(str(path), self.settings.language, self.settings.beam_size, self.settings.threads)
+                WorkerConfig(
+                    str(path),
+                    self.settings.language,
+                    self.settings.beam_size,
+                    self.settings.threads,
+                    parallel=self.plan.parallel,
+                )
             )
 
     async def verify_model(self) -> str | None:
@@ -163,8 +177,10 @@ class Transcriber:
             return
         transcripts.count_attempt(db, job)
         prompt = transcripts.previous_text(db, job.recording_id, job.idx)
+        backlog = job.recording_id in self.stopping and transcripts.pending_chunks(db, job.recording_id) > 1
+        beam = STOP_BEAM_SIZE if backlog else None
         try:
-            segments, seconds = await self.worker.transcribe((job.recording_id, job.idx), path, prompt)
+            segments, seconds = await self.worker.transcribe((job.recording_id, job.idx), path, prompt, beam)
         except WorkerCrashed as exc:
             self.worker.restarts += 1
             self.failures += 1
@@ -193,6 +209,7 @@ class Transcriber:
         if row["state"] != "finishing" or transcripts.pending_chunks(self.room.db, rid):
             return False
         transcripts.set_state(self.room.db, rid, "done", now=self.room.clock.now())
+        self.stopping.discard(rid)
         if self.settings.retention_hours == 0:
             spool.remove_recording(self.spool_root, rid)
         log.info("recording %s: transcript complete", rid)

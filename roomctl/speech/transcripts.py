@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 PROMPT_CHARS = 200
 """How much of the previous chunk's text is passed to Whisper as ``initial_prompt``."""
+LAST_CHUNK = 2**62
+"""A chunk index after every real one: ``previous_text(db, rid, LAST_CHUNK)`` is the end of the text so far."""
 
 
 @dataclass(frozen=True)

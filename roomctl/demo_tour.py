@@ -53,6 +53,13 @@ Stage = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Called when a stage is on screen: ``(stage name, screen state)``; the default waits the stage's time."""
 
 
+
+def caption_text(part: dict[str, Any]) -> str:
+    """What the projector's captions show now: the final lines' last one, or the live words after them."""
+    live = " ".join(w for w in (part.get("agreed"), part.get("tentative")) if w)
+    lines = part.get("lines") or []
+    return live or (lines[-1].get("text", "") if lines else "")
+
 class TourRefusedError(StateError):
     """The tour cannot start now (a real session runs)."""
 
@@ -265,8 +272,8 @@ class Tour:
             self.echo(f"[tour]   recording is not possible here: {self.state['recording'].get('message', {}).get('en')}")
             return
         try:
-            await self.until("the first caption", lambda s: (s.get("captions") or {}).get("segments"))
-            text = self.state["captions"]["segments"][-1].get("text", "")
+            await self.until("the first caption", lambda s: caption_text(s.get("captions") or {}))
+            text = caption_text(self.state["captions"])
             await self.stage("recording", "recording", f"recording, live captions on the projector: \"{text.strip()}\"")
         finally:
             await self.command(http, "record_stop")

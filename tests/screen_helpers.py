@@ -32,7 +32,7 @@ LEAF_TEXTS = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
-    if (!el || el.closest("script,style,option,[hidden]")) continue;
+    if (!el || el.closest("script,style,option,[hidden],[data-verbatim]")) continue;  // verbatim: what is sent, as it is
     const style = getComputedStyle(el);
     if (style.display === "none" || style.visibility === "hidden") continue;
     const text = n.textContent.trim();

@@ -86,7 +86,7 @@ async def test_the_tour_walks_the_hour_and_every_screen_follows(tour_room: LiveR
         elif stage == "consent":
             await tablet.locator("[data-testid=record-start]").wait_for(timeout=UI_TIMEOUT_MS)
         elif stage == "recording":
-            await kiosk.locator("[data-testid=captions] p").first.wait_for(timeout=UI_TIMEOUT_MS)
+            await kiosk.locator("[data-testid=caption-text]").first.wait_for(timeout=UI_TIMEOUT_MS)
             await kiosk.locator("[data-testid=recording]").wait_for(timeout=UI_TIMEOUT_MS)
         elif stage == "proposal":
             await kiosk.locator("[data-testid=proposal][data-state=ready]").wait_for(timeout=UI_TIMEOUT_MS)

@@ -66,7 +66,8 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     return body
 
 
-def test_a_tablet_pairs_with_the_pin_and_steers_the_session(api: Api) -> None:
+@at_every_instant
+def test_a_tablet_pairs_with_the_pin_and_steers_the_session(api: Api, clock: RunningClock) -> None:
     pin = api.room.screen.get("pairing")["pin"]
     assert api.call("POST", "/api/v1/tablet/pairing/show", None).json()["show_until"]
     problem(api.call("POST", "/api/v1/tablet/pair", None, json={"pin": "abc"}), 422)

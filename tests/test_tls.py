@@ -45,6 +45,7 @@ def test_tls_init_makes_a_ca_and_a_host_certificate(tmp_path: Path) -> None:
 async def test_with_tls_the_lan_gets_https_and_plain_http_answers_only_on_loopback(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
+    # the handshake checks the certificate against the machine's own clock (OpenSSL), so it is made valid from now
     files = init_tls(tmp_path / "tls", "localhost", now=datetime.now(UTC), room_name="Test", also=["127.0.0.1"])
     port, plain_port = free_port(), free_port()
     settings = make_settings(server={"host": "127.0.0.1", "port": port, "tls_cert": str(files.cert),

@@ -155,7 +155,8 @@ def test_only_the_member_sees_their_trajectory_over_http(client: tuple[TestClien
     assert link.status_code == 201 and link.headers["cache-control"] == "no-store"
     url = link.json()["url"]
     assert "/trajectory#token=" in url
-    principal = verify_token(client[0].app.state.room.db, url.split("#token=")[1])  # type: ignore[attr-defined]
+    room = client[0].app.state.room  # type: ignore[attr-defined]
+    principal = verify_token(room.db, url.split("#token=")[1], now=room.clock.now())
     assert principal is not None and principal.member_id == member_id and principal.role.value == "member"
     assert call(client, "POST", f"/api/v1/members/{member_id}/trajectory-link", "facilitator").status_code == 403
     page = client[0].get("/trajectory")

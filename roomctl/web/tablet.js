@@ -243,8 +243,8 @@ function previewSection(p) {
           title: struck ? t(TEXT.previewStruck) : "", onclick: () => toggle(passage.id),
         }, marked(passage.text));
       }))),
-    h("details", { "data-testid": "preview-exact" }, h("summary", {}, t(TEXT.previewExact)), h("pre", { class: "exact", "data-testid": "preview-text" }, marked(data.text))),
-    h("details", { "data-testid": "preview-rules" }, h("summary", {}, t(TEXT.previewRules)), h("pre", { class: "exact" }, data.system)),
+    h("details", { "data-testid": "preview-exact" }, h("summary", {}, t(TEXT.previewExact)), h("pre", { class: "exact", "data-testid": "preview-text", "data-verbatim": "" }, marked(data.text))),
+    h("details", { "data-testid": "preview-rules" }, h("summary", {}, t(TEXT.previewRules)), h("pre", { class: "exact", "data-verbatim": "" }, data.system)),
     h("div", { class: "row" }, h("button", { class: "primary", "data-testid": "preview-send", disabled: preview.busy, onclick: send }, t(TEXT.previewSend))));
 }
 
@@ -268,7 +268,7 @@ function sentSection(p) {
   if (!shown) return h("div", { class: "row" }, h("button", { class: "link", "data-testid": "sent-show", onclick: open }, t(TEXT.sentShow)));
   return h("div", { "data-testid": "sent" }, shown.expired
     ? h("p", { class: "muted" }, t(TEXT.sentExpired))
-    : h("pre", { class: "exact", "data-testid": "sent-text" }, marked(shown.text)));
+    : h("pre", { class: "exact", "data-testid": "sent-text", "data-verbatim": "" }, marked(shown.text)));
 }
 
 function proposalSection(session) {

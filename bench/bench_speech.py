@@ -3,6 +3,7 @@
 A Dutch brainstorm (espeak-ng ``nl+m1 -s 140 -g 4``) of ``--minutes`` is played through the simulated microphone
 at ``--speed`` times real time into the speech service (spool, quiet-point chunks, live captions, worker process).
 Then the same audio goes through plain faster-whisper in one pass (beam 5, VAD, temperature 0) as the reference.
+The streaming transcript uses the configured ``beam_size`` and ``chunk_seconds`` unless given.
 Prints, in one run on the same audio:
 
 - caption latency: for every spoken word, from the audio time its speech ended to the first screen-state update
@@ -12,7 +13,8 @@ Prints, in one run on the same audio:
 - CPU: the worker's CPU seconds (every thread, model loading excluded) over the reference's CPU seconds;
 - the load average before and after (other people's work on the machine disturbs the figures).
 
-    .venv/bin/python bench/bench_speech.py [--minutes 5] [--speed 1] [--model base] [--beam 5] [--no-captions]
+    .venv/bin/python bench/bench_speech.py [--minutes 5] [--speed 1] [--model base] [--beam N] [--chunk-seconds S]
+        [--no-captions] [--no-reference]
 
 Real time (``--speed 1``) is what a room sees; at higher speeds the backlog grows and the lag measures it.
 """
@@ -64,6 +66,8 @@ MORE_DUTCH = [
     "Aan het einde van de maand kijken we terug en passen we het plan aan.",
 ]
 Spoken = list[tuple[float, float, str]]
+BENCH_SESSION = 1
+"""The session the recording belongs to (no session row is needed for the speech service alone)."""
 
 
 def sentences_for(minutes: float, language: str) -> list[str]:
@@ -134,7 +138,7 @@ async def streaming(settings: Any, wav: Path, speed: float, words: Spoken) -> di
     await room.start()
     log = CaptionLog(room, sources)
     try:
-        await room.dispatch(RecordingConsent(source="bench", session_id="bench"))
+        await room.dispatch(RecordingConsent(source="bench", session_id=BENCH_SESSION))
         while not (service.transcriber.worker and service.transcriber.worker.ready):
             await asyncio.sleep(0.05)
         worker: WorkerProcess = service.transcriber.worker
@@ -152,7 +156,7 @@ async def streaming(settings: Any, wav: Path, speed: float, words: Spoken) -> di
         cpu = worker.cpu_seconds() - cpu_before
         worker_rss = worker.peak_rss_kb() / 1024
         rows = list(room.db.query("select seconds from speech_chunks where recording_id = ?", [ready[0].recording_id]))
-        text = transcripts.transcript(room.db, "bench")["text"]
+        text = transcripts.transcript(room.db, BENCH_SESSION)["text"]
     finally:
         await room.stop()
     latencies, unseen = log.latencies(words)
@@ -200,8 +204,10 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="times real time the microphone plays")
     parser.add_argument("--model", default="base")
     parser.add_argument("--language", default="nl")
-    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--beam", type=int, help="[speech] beam_size of the final transcript (default: the configured default)")
+    parser.add_argument("--reference-beam", type=int, default=5, help="beam of the whole-file pass (faster-whisper's default)")
     parser.add_argument("--no-captions", action="store_true", help="as with [speech] live_captions = false")
+    parser.add_argument("--chunk-seconds", type=float, help="[speech] chunk_seconds (default: the configured default)")
     parser.add_argument("--no-reference", action="store_true", help="skip the whole-file pass")
     args = parser.parse_args()
 
@@ -211,16 +217,21 @@ def main() -> None:
         voice = DUTCH_VOICE if args.language == "nl" else ENGLISH_VOICE
         wav, words = timed_speech_file(said, data / "brainstorm.wav", voice)
         audio_seconds = soundfile.info(str(wav)).duration
-        speech: dict[str, Any] = {"model": args.model, "language": args.language, "beam_size": args.beam}
+        speech: dict[str, Any] = {"model": args.model, "language": args.language}
+        if args.beam:
+            speech["beam_size"] = args.beam
         speech["live_captions"] = not args.no_captions
+        if args.chunk_seconds:
+            speech["chunk_seconds"] = args.chunk_seconds
         settings = load_settings(
             None, {"storage": {"data_dir": str(data / "data")}, "mqtt": {"enabled": False}, "speech": speech}
         )
         model_path = installed_model(args.model, model_dir(settings))
         load_before = os.getloadavg()[0]
         print(f"audio: {audio_seconds:.0f} s of {args.language} speech ({len(said)} sentences, {len(words)} words), "
-              f"model {args.model}, beam {args.beam}, microphone at {args.speed:g}x, {os.cpu_count()} cores, "
-              f"live captions {'off' if args.no_captions else 'on'}")  # fmt: skip
+              f"model {args.model}, beam {settings.speech.beam_size} (whole-file pass: {args.reference_beam}), microphone at {args.speed:g}x, {os.cpu_count()} cores, "
+              f"live captions {'off' if args.no_captions else 'on'}, "
+              f"chunks of at most {settings.speech.chunk_seconds:g} s")  # fmt: skip
         stream = asyncio.run(streaming(settings, wav, args.speed, words))
         load_streaming = os.getloadavg()[0]
         service_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -240,7 +251,7 @@ def main() -> None:
             print(f"WER: streaming {wer(text, stream['text']):.3f}; worker CPU {stream['cpu']:.1f} s")
             print(f"load average (1 min): {load_before:.2f} before, {load_streaming:.2f} after streaming")
             return
-        ref = reference(model_path, wav, args.language, args.beam)
+        ref = reference(model_path, wav, args.language, args.reference_beam)
         print(
             f"WER: streaming {wer(text, stream['text']):.3f}, plain faster-whisper whole file {wer(text, ref['text']):.3f}"
         )

@@ -51,8 +51,8 @@ def test_chunks_tile_the_stream_and_stay_within_the_limit() -> None:
     for start in range(0, len(audio), 1600):
         chunks += chunker.feed(audio[start : start + 1600])
     last = chunker.flush()
-    assert last is not None
-    chunks.append(last)
+    assert len(last) == 1
+    chunks += last
     assert np.array_equal(np.concatenate([c for _, c in chunks]), audio), "no sample lost or doubled"
     assert [s for s, _ in chunks] == list(np.cumsum([0] + [len(c) for _, c in chunks[:-1]]))
     assert all(len(c) <= 30 * SAMPLE_RATE for _, c in chunks)
@@ -60,7 +60,25 @@ def test_chunks_tile_the_stream_and_stay_within_the_limit() -> None:
     assert cuts[0] == pytest.approx(27.15, abs=0.2)
     assert cuts[1] == pytest.approx(53.65, abs=0.2)
     assert cuts[2] == pytest.approx(81.15, abs=0.2)
-    assert chunker.flush() is None
+    assert chunker.flush() == []
+
+
+def test_the_rest_at_stop_is_cut_at_a_pause_into_parts_the_worker_transcribes_side_by_side() -> None:
+    audio = np.concatenate([voiced(11.0), quiet(0.3), voiced(9.7)])
+    chunker = Chunker(28.0, 5.0, start=1000)
+    assert chunker.feed(audio) == []
+    parts = chunker.flush(2)
+    assert len(parts) == 2
+    assert np.array_equal(np.concatenate([p for _, p in parts]), audio), "no sample lost or doubled"
+    assert parts[0][0] == 1000 and parts[1][0] == 1000 + len(parts[0][1])
+    assert parts[1][0] - 1000 == pytest.approx(11.15 * SAMPLE_RATE, abs=0.2 * SAMPLE_RATE), "cut in the pause"
+    assert chunker.start == 1000 + len(audio)
+
+
+def test_a_short_rest_at_stop_stays_one_chunk() -> None:
+    chunker = Chunker(28.0, 5.0)
+    chunker.feed(voiced(8.0))
+    assert len(chunker.flush(2)) == 1
 
 
 # -- spool ----------------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Capture:
         *,
         chunk_seconds: float,
         search_seconds: float,
+        last_pieces: int = 1,
         on_chunk: Callable[[SpooledChunk, int], None],
         on_context: Callable[[float, Context], None],
         context: Callable[[], Context],
@@ -75,6 +76,8 @@ class Capture:
         self.source = source
         self.spool = RecordingSpool(spool_root, recording_id)
         self.chunker = Chunker(chunk_seconds, search_seconds)
+        self.last_pieces = last_pieces
+        """The rest at stop is sealed as this many chunks (the worker transcribes them side by side)."""
         self._on_chunk = on_chunk
         self._on_context = on_context
         self._context = context
@@ -134,9 +137,10 @@ class Capture:
             await self.source.close()
         self.ending = True
         try:
-            rest = self.chunker.flush()
-            if rest is not None:
-                await self._seal(*rest)
+            pieces = self.chunker.flush(self.last_pieces)
+            for k, (start, samples) in enumerate(pieces):
+                after = [p for _, p in pieces[k + 1 :]]
+                await self._seal(start, samples, np.concatenate(after) if after else None)
             await asyncio.to_thread(self.spool.close, remove_open=True)
         except OSError as exc:
             log.error("recording %s: sealing the last chunk failed: %s", self.recording_id, exc)
@@ -146,7 +150,8 @@ class Capture:
         result.chunks, result.seconds = self._index, self.seconds
         return result
 
-    async def _seal(self, start: int, samples: np.ndarray) -> None:
-        chunk = await asyncio.to_thread(self.spool.seal, self._index, start, samples, self.chunker.buffered)
+    async def _seal(self, start: int, samples: np.ndarray, rest: np.ndarray | None = None) -> None:
+        rest = self.chunker.buffered if rest is None else rest
+        chunk = await asyncio.to_thread(self.spool.seal, self._index, start, samples, rest)
         self._index += 1
         self._on_chunk(chunk, len(samples))

@@ -15,6 +15,8 @@ FRAME_SECONDS = 0.02
 """Energy is measured over frames this long."""
 SMOOTH_FRAMES = 5
 """Frames averaged so a gap between words (not a single quiet frame inside a word) wins."""
+MIN_PIECE_SECONDS = 6.0
+"""At stop, the rest is split for parallel transcription only into parts at least this long."""
 
 
 def quietest_cut(samples: np.ndarray, search: int, rate: int = SAMPLE_RATE) -> int:
@@ -74,11 +76,25 @@ class Chunker:
             self._size = len(rest)
         return out
 
-    def flush(self) -> tuple[int, np.ndarray] | None:
-        """The rest as a last chunk (at stop), or ``None`` if nothing is buffered."""
+    def flush(self, pieces: int = 1) -> list[tuple[int, np.ndarray]]:
+        """The rest as the last chunks (at stop), cut at quiet points into ``pieces`` about equal parts.
+
+        The rest of a recording waits for the final transcript; in parts, the worker transcribes them side by
+        side. A part is never shorter than :data:`MIN_PIECE_SECONDS`.
+        """
         if not self._size:
-            return None
-        chunk = (self.start, self.buffered)
+            return []
+        audio = self.buffered
+        count = max(1, min(pieces, int(len(audio) / (MIN_PIECE_SECONDS * SAMPLE_RATE))))
+        out: list[tuple[int, np.ndarray]] = []
+        begin = 0
+        for k in range(1, count):
+            target = len(audio) * k // count
+            window = int(self.search)
+            cut = begin + quietest_cut(audio[begin : target + window // 2], window)
+            out.append((self.start + begin, audio[begin:cut]))
+            begin = cut
+        out.append((self.start + begin, audio[begin:]))
         self.start += self._size
         self._blocks, self._size = [], 0
-        return chunk
+        return out

@@ -231,6 +231,7 @@ class SpeechService:
                 self.spool_root,
                 chunk_seconds=self.settings.chunk_seconds,
                 search_seconds=self.settings.cut_search_seconds,
+                last_pieces=self.transcriber.plan.parallel,
                 on_chunk=lambda chunk, n: self._on_chunk(rid, chunk, n),
                 on_context=lambda offset, ctx: transcripts.add_mark(self.room.db, rid, offset, *ctx),
                 context=self._step_context,

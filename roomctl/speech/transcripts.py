@@ -95,13 +95,18 @@ def add_chunk(db: sqlite_utils.Database, recording_id: int, idx: int, start_samp
 
 def next_chunk(db: sqlite_utils.Database) -> ChunkJob | None:
     """The oldest chunk waiting for transcription."""
-    rows = list(
-        db.query(
-            "select recording_id, idx, start_sample, samples, attempts from speech_chunks "
-            "where state = 'pending' order by recording_id, idx limit 1"
-        )
+    jobs = next_chunks(db, 1)
+    return jobs[0] if jobs else None
+
+
+def next_chunks(db: sqlite_utils.Database, limit: int) -> list[ChunkJob]:
+    """The ``limit`` oldest chunks waiting for transcription, oldest first."""
+    rows = db.query(
+        "select recording_id, idx, start_sample, samples, attempts from speech_chunks "
+        "where state = 'pending' order by recording_id, idx limit ?",
+        [limit],
     )
-    return ChunkJob(**rows[0]) if rows else None
+    return [ChunkJob(**row) for row in rows]
 
 
 def pending_chunks(db: sqlite_utils.Database, recording_id: int) -> int:

@@ -49,8 +49,10 @@ STOP_GRACE_SECONDS = 3.0
 MAX_CPU_THREADS = 4
 WARMUP_SAMPLES = 16_000
 """One second of silence transcribed right after loading."""
-WORKER_NICENESS = 5
-"""The worker's CPU priority below the room's: under load, a tap or a tablet command goes first."""
+WORKER_NICENESS = 19
+"""The worker's CPU priority, the lowest: when the room wakes for a tap or a tablet command it gets the core at
+once (Whisper only ever runs behind the audio; it catches up in the room's idle time). Every thread the worker
+starts inherits it."""
 SAMPLE_RATE = 16_000
 CAPTION_WINDOW_MARGIN_SECONDS = 1.0
 """The caption encoder window is the audio's length plus this (rounded up to whole seconds)."""
@@ -80,7 +82,7 @@ class WorkerConfig:
 
     model_path: str
     language: str = "nl"
-    beam_size: int = 5
+    beam_size: int = 2
     threads: int = 0
     parallel: int = 1
     options: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +120,11 @@ def windowed_model(path: str, *, cpu_threads: int, parallel: int) -> Any:
 
 
 def caption_words(model: Any, samples: np.ndarray, prompt: str, language: str) -> list[tuple[float, float, str]]:
-    """Words heard in ``samples`` (int16), with times in seconds from their start: greedy, temperature 0."""
+    """Words heard in ``samples`` (int16), with times in seconds from their start: greedy, temperature 0.
+
+    One window, decoded without timestamp tokens (fewer tokens to generate); the words' times come from the
+    cross-attention alignment.
+    """
     audio = samples.astype(np.float32) / 32768.0
     seconds = len(audio) / SAMPLE_RATE
     window = min(MAX_WINDOW_SECONDS, math.ceil(seconds + CAPTION_WINDOW_MARGIN_SECONDS))
@@ -131,6 +137,7 @@ def caption_words(model: Any, samples: np.ndarray, prompt: str, language: str) -
         vad_filter=True,
         initial_prompt=prompt or None,
         condition_on_previous_text=False,
+        without_timestamps=True,
         word_timestamps=True,
         chunk_length=window,
         max_new_tokens=CAPTION_MIN_TOKENS + int(seconds * CAPTION_TOKENS_PER_SECOND),
@@ -138,6 +145,10 @@ def caption_words(model: Any, samples: np.ndarray, prompt: str, language: str) -
     )
     words = []
     for segment in segments:
+        if segment.seek > 0:
+            # faster-whisper would decode the rest after the last word again, as a window of its own: for a
+            # caption that is a second full pass for a fragment the next pass reads anyway.
+            break
         for word in segment.words or []:
             if word.start < seconds and word.word.strip():
                 words.append((round(float(word.start), 3), round(min(float(word.end), seconds), 3), word.word))
@@ -149,6 +160,11 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     logging.basicConfig(level=logging.WARNING)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    from threadpoolctl import threadpool_limits
+
+    # numpy's BLAS (the mel filterbank of every request) would start a thread per core that spins after each
+    # product: a quarter of a caption pass's CPU time for nothing. CTranslate2 keeps its own threads.
+    threadpool_limits(limits=1, user_api="blas")
     try:
         import soundfile
 
@@ -205,7 +221,10 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     send(("ready", {"pid": os.getpid(), "multilingual": bool(model.model.is_multilingual)}))
     queues: dict[str, queue.Queue[tuple[Any, ...] | None]] = {"transcribe": queue.Queue(), "caption": queue.Queue()}
     threads = [
-        threading.Thread(target=chunks, args=(queues["transcribe"],), name="chunks", daemon=True),
+        *(
+            threading.Thread(target=chunks, args=(queues["transcribe"],), name=f"chunks-{k}", daemon=True)
+            for k in range(max(config.parallel, 1))
+        ),
         threading.Thread(target=captions, args=(queues["caption"],), name="captions", daemon=True),
     ]
     for thread in threads:
@@ -219,8 +238,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             break
         if message[0] in queues:
             queues[message[0]].put(message)
-    for jobs in queues.values():
-        jobs.put(None)
+    for thread in threads:
+        queues["caption" if thread.name == "captions" else "transcribe"].put(None)
     for thread in threads:
         thread.join(STOP_GRACE_SECONDS)
 
@@ -232,14 +251,12 @@ class WorkerProcess:
     """A running worker process, as seen by the service.
 
     Attributes:
-        busy: The key of the chunk being transcribed, if any.
         captioning: True while a caption request is under way.
         restarts: How often the worker was started after a crash.
     """
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.busy: Any = None
         self.captioning = False
         self.restarts = 0
         self.multilingual: bool | None = None
@@ -247,9 +264,15 @@ class WorkerProcess:
         self._conn: Connection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[Any, asyncio.Future[tuple[Any, ...]]] = {}
-        self._chunk_lock = asyncio.Lock()
+        self._chunk_slots = asyncio.Semaphore(max(config.parallel, 1))
+        self._in_flight: dict[Any, None] = {}
         self._caption_lock = asyncio.Lock()
         self._captions = 0
+
+    @property
+    def busy(self) -> Any:
+        """The key of the oldest chunk being transcribed, ``None`` when none is."""
+        return next(iter(self._in_flight), None)
 
     @property
     def pid(self) -> int | None:
@@ -295,7 +318,7 @@ class WorkerProcess:
     async def transcribe(
         self, key: Any, path: Path, prompt: str, beam_size: int | None = None
     ) -> tuple[list[dict[str, Any]], float]:
-        """Transcribe one chunk file (one at a time).
+        """Transcribe one chunk file (as many at once as the worker runs requests in parallel).
 
         Returns:
             The segments (times relative to the chunk) and the seconds it took.
@@ -304,14 +327,14 @@ class WorkerProcess:
             WorkerCrashed: The worker died or hung; it is not running afterwards.
             AdapterError: Whisper failed on this chunk (the worker is still fine).
         """
-        async with self._chunk_lock:
-            self.busy = key
+        async with self._chunk_slots:
+            self._in_flight[key] = None
             try:
                 reply = await self._request(
                     key, ("transcribe", key, str(path), prompt, beam_size), CHUNK_TIMEOUT_SECONDS, f"chunk {key}"
                 )
             finally:
-                self.busy = None
+                self._in_flight.pop(key, None)
         if reply[0] == "error":
             raise AdapterError(f"Whisper failed on chunk {key}: {reply[2]}")
         return reply[2], float(reply[3])

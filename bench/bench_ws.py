@@ -212,7 +212,8 @@ class StageClock:
 
 
 class Busy:
-    """Keeps the room busy: faster-whisper transcribes over and over, proposals stream one after another."""
+    """Keeps the room busy: faster-whisper transcribes chunks over and over and live-captions beside them (as
+    while a brainstorm is recorded), and proposals stream one after another."""
 
     def __init__(self, room: Room, media: Path, model: str, nice: int) -> None:
         self.room = room
@@ -220,6 +221,7 @@ class Busy:
         self.model = model
         self.nice = nice
         self.chunks = 0
+        self.captions = 0
         self.proposals = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -236,12 +238,16 @@ class Busy:
             raise SystemExit(f"speech model {self.model} is not in {models.cache_dir()}; "
                              f"install it: roomctl models install {self.model}")  # fmt: skip
         wav = speech_file(DUTCH_TEXT, self.media / "speech.wav", DUTCH_VOICE)
-        worker = WorkerProcess(WorkerConfig(model_path=str(path), language="nl"))
+        worker = WorkerProcess(WorkerConfig(model_path=str(path), language="nl", parallel=2))
         await worker.start()
         if self.nice and worker.pid is not None:  # every thread: on Linux niceness is per thread
             for task in Path(f"/proc/{worker.pid}/task").iterdir():
                 os.setpriority(os.PRIO_PROCESS, int(task.name), self.nice)
-        self._tasks = [asyncio.create_task(self._transcribe(worker, wav)), asyncio.create_task(self._propose())]
+        self._tasks = [
+            asyncio.create_task(self._transcribe(worker, wav)),
+            asyncio.create_task(self._caption(worker, wav)),
+            asyncio.create_task(self._propose()),
+        ]
         try:
             while worker.busy is None and not self._tasks[0].done():
                 await asyncio.sleep(0.1)
@@ -256,6 +262,23 @@ class Busy:
             await worker.transcribe(self.chunks, wav, "")
             self.chunks += 1
 
+    async def _caption(self, worker: Any, wav: Path) -> None:
+        """Live captions as a recording has them: a pass over the last few seconds every couple of seconds."""
+        import soundfile
+
+        from roomctl.speech.live import MAX_WINDOW_SECONDS
+        from roomctl.speech.tuning import DEFAULT_INTERVAL_SECONDS, INTERVAL_SECONDS, model_size
+
+        audio, rate = soundfile.read(str(wav), dtype="int16")
+        window, step = int(MAX_WINDOW_SECONDS * rate * 0.75), int(INTERVAL_SECONDS.get(model_size(self.model), DEFAULT_INTERVAL_SECONDS) * rate)
+        at = window
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            await worker.caption(audio[at - window : at], "Het team bespreekt de planning van de week.")
+            self.captions += 1
+            at = window + (at + step - window) % (len(audio) - window)
+            await asyncio.sleep(max(step / rate - (time.perf_counter() - started), 0.0))
+
     async def _propose(self) -> None:
         from roomctl.proposal.service import ProposalService
         from tests.proposal_helpers import TRANSCRIPT
@@ -264,6 +287,7 @@ class Busy:
         session_id = self.room.service(SessionService).session_id or 0
         while not self._stop.is_set():
             svc.ask(session_id, transcript=TRANSCRIPT, problem="Overdracht")
+            await asyncio.sleep(0.05)
             while svc.store.active_request(session_id) is not None and not self._stop.is_set():
                 await asyncio.sleep(0.05)
             self.proposals += 1
@@ -321,15 +345,15 @@ async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: 
         overrides: dict[str, Any] = {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
                                      "server": {"port": free_port()}}  # fmt: skip
         fake = None
-        if busy:
-            from tests.fake_anthropic import FakeAnthropic, Reply
-            from tests.proposal_helpers import GOOD_PROPOSAL
-
+        if busy:  # the model's server is another machine: here another process, not a thread of the room's
             os.environ["ROOMCTL_ANTHROPIC_API_KEY"] = LLM_KEY
-            pace = Reply(tool_input=GOOD_PROPOSAL, delay=0.2, event_delay=PROPOSAL_EVENT_SECONDS, chunk_chars=40)
-            fake = FakeAnthropic(default=pace)
-            fake.start()
-            overrides["llm"] = {"base_url": fake.base_url, "daily_budget_eur": 100000}
+            env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+            fake = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--fake-llm", stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            )
+            assert fake.stdout is not None
+            url = (await fake.stdout.readline()).decode().strip()
+            overrides["llm"] = {"base_url": url, "daily_budget_eur": 100000}
         settings = load_settings(None, overrides)
         try:
             async with serving(settings) as live:
@@ -347,24 +371,43 @@ async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: 
                             label = "while Whisper transcribes and proposals stream, " + (
                                 "delta clients" if delta else "whole-state clients")
                             report(label, await measure(live, clock, clients, commands, delta), clients)
-                        print(f"  meanwhile: {load.chunks} speech chunks transcribed (worker niceness {worker_nice}), "
+                        print(f"  meanwhile: {load.chunks} speech chunks transcribed and {load.captions} caption passes "
+                              f"(worker niceness {worker_nice or 'as roomctl sets it'}), "
                               f"{load.proposals} proposals streamed")  # fmt: skip
                 print(f"load average {os.getloadavg()[0]:.2f} at the end")
         finally:
             if fake is not None:
-                fake.stop()
+                fake.terminate()
+                await fake.wait()
+
+
+def fake_llm_main() -> None:
+    """The local fake Messages API, streaming proposals at :data:`PROPOSAL_EVENT_SECONDS`, until stdin closes."""
+    from tests.fake_anthropic import FakeAnthropic, Reply
+    from tests.proposal_helpers import GOOD_PROPOSAL
+
+    pace = Reply(tool_input=GOOD_PROPOSAL, delay=0.2, event_delay=PROPOSAL_EVENT_SECONDS, chunk_chars=40)
+    with FakeAnthropic(default=pace) as fake:
+        print(fake.base_url, flush=True)
+        # Nothing reads this process's output after the address: the server's log must not fill the pipe.
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        sys.stdin.read()
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in ("--listen", "--tablet"):
         client_main(sys.argv[1:])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--fake-llm":
+        fake_llm_main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--commands", type=int, default=40)
     parser.add_argument("--busy", action="store_true", help="also measure while Whisper and a proposal run")
     parser.add_argument("--model", default="base", help="speech model in the roomctl model cache (--busy)")
-    parser.add_argument("--worker-nice", type=int, default=0, help="run the speech worker at this niceness (--busy)")
+    parser.add_argument("--worker-nice", type=int, default=0, help="run the speech worker at this niceness instead of roomctl's own (--busy)")
     args = parser.parse_args()
     asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice))
 

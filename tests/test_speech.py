@@ -196,3 +196,34 @@ def test_models_cli(tmp_path: Path) -> None:
     damaged = runner.invoke(models_group, ["check", "tiny.en", "--model-dir", directory])
     assert damaged.exit_code == 1 and "truncated" in damaged.output
     assert models.check_model(models.cache_dir() / "tiny.en", name="tiny.en").ok, "the cache is untouched"
+
+
+# -- transcripts ----------------------------------------------------------------------------------------------
+
+
+def test_the_screen_shows_final_text_only_as_far_as_every_chunk_before_it_is_done() -> None:
+    from datetime import UTC, datetime
+
+    from roomctl.speech import transcripts
+    from roomctl.store import open_database
+
+    db = open_database(":memory:")
+    now = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    rid = transcripts.create_recording(db, session_id=None, consent="group", model="base", language="nl", now=now)
+    second = 28 * SAMPLE_RATE
+    for idx, (start, samples) in enumerate(
+        [(0, second), (second, 7 * SAMPLE_RATE), (35 * SAMPLE_RATE, 6 * SAMPLE_RATE)]
+    ):
+        transcripts.add_chunk(db, rid, idx, start, samples)
+    jobs = {j.idx: j for j in transcripts.next_chunks(db, 3)}
+    assert sorted(jobs) == [0, 1, 2]
+    transcripts.store_segments(db, jobs[0], [{"start": 0.0, "end": 27.0, "text": " een"}], seconds=1.0, now=now)
+    # the last two chunks are transcribed side by side and the last one finishes first
+    transcripts.store_segments(db, jobs[2], [{"start": 0.5, "end": 5.0, "text": " drie"}], seconds=1.0, now=now)
+    waiting, covered = transcripts.done_prefix(db, rid)
+    assert (waiting, covered) == (1, second)
+    texts = [r["text"] for r in transcripts.latest_segments(db, rid, 10, before_chunk=waiting)]
+    assert texts == ["een"], "no line after a gap"
+    transcripts.store_segments(db, jobs[1], [{"start": 0.2, "end": 6.0, "text": " twee"}], seconds=1.0, now=now)
+    assert transcripts.done_prefix(db, rid) == (None, 41 * SAMPLE_RATE)
+    assert [r["text"] for r in transcripts.latest_segments(db, rid, 10)] == ["een", "twee", "drie"]

@@ -141,7 +141,8 @@ function situationCard(session) {
 function captions() {
   const part = state.captions;
   const rec = state.recording && state.recording.state;
-  if (!part || !["recording", "finishing"].includes(rec)) return null;
+  // Once the transcript is complete the part holds its last lines alone for a few seconds (live: false).
+  if (!part || (part.live && !["recording", "finishing"].includes(rec))) return null;
   const lines = (part.lines || []).slice(-CAPTION_LINES).map((s) => h("span", { class: "final" }, s.text));
   const heard = [];
   if (part.agreed) heard.push(h("span", { class: "agreed", "data-testid": "captions-agreed" }, part.agreed));

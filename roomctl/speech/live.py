@@ -116,6 +116,9 @@ class LiveCaptions:
         self._covered = max(self._covered, seconds)
         self.agreed = after(self.agreed, seconds)
         self.tentative = [] if last else after(self.tentative, seconds)
+        if last:  # a pass still under way (it may finish after the last chunks) must not bring words back
+            self._closed = True
+            self._more.set()
         covered = int(seconds * SAMPLE_RATE)
         if covered > self.start:
             self.start = min(covered, self.received)
@@ -180,6 +183,8 @@ class LiveCaptions:
                 log.warning("recording %s: caption pass failed: %s", self.recording_id, exc.detail)
                 self.passed = end
                 continue
+            if self._covered * SAMPLE_RATE >= self.received and self._closed:
+                break  # the final transcript already has all of it
             self.passes += 1
             self.pass_seconds += seconds
             self.passed = max(self.passed, end)

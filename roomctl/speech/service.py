@@ -44,6 +44,9 @@ MIN_FREE_BYTES = 64 * 1024 * 1024
 """Recording does not start with less free space in the spool (an hour of audio is 115 MB, deleted as it goes)."""
 CAPTION_SEGMENTS = 6
 """Latest segments shown as captions."""
+FINAL_HOLD_SECONDS = 4.0
+"""Once the transcript is complete, its last lines stay on the projector this long (final text only) before the
+captions go: the group reads the end of what it said."""
 
 
 @dataclass
@@ -335,14 +338,20 @@ class SpeechService:
         self._live_task = self.room.spawn(self.live.run(), name=f"speech-captions-{rid}")
         self._publish_captions(rid)
 
-    async def _end_captions(self) -> None:
+    async def _end_captions(self, *, hold: bool = False) -> None:
         task, self._live_task = self._live_task, None
+        rid = self.live.recording_id if self.live is not None else None
         if self.live is not None:
             self.live.close()
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self.live = None
+        if hold and rid is not None and self._lines:
+            self._publish_captions(rid)  # the final lines alone
+            await asyncio.sleep(FINAL_HOLD_SECONDS)
+            if self.live is not None:  # a new recording's captions took the part meanwhile
+                return
         self._lines = []
         self._captions.set(None)
 
@@ -360,12 +369,13 @@ class SpeechService:
 
     def _chunk_done(self, job: transcripts.ChunkJob) -> None:
         if job.recording_id == self.recording_id:
-            rows = transcripts.latest_segments(self.room.db, job.recording_id, CAPTION_SEGMENTS)
+            # The screen shows the final text only as far as every chunk before it is done: the last chunks of a
+            # recording are transcribed side by side and may finish out of order.
+            waiting, covered = transcripts.done_prefix(self.room.db, job.recording_id)
+            rows = transcripts.latest_segments(self.room.db, job.recording_id, CAPTION_SEGMENTS, before_chunk=waiting)
             self._lines = [{"start": r["start"], "text": r["text"]} for r in rows]
-            end = (job.start_sample + job.samples) / SAMPLE_RATE
             if self.live is not None and self.live.recording_id == job.recording_id:
-                self.live.final_until(end, last=transcripts.pending_chunks(self.room.db, job.recording_id) == 0
-                                      and self._capture is None)  # fmt: skip
+                self.live.final_until(covered / SAMPLE_RATE, last=waiting is None and self._capture is None)
             self._publish_captions(job.recording_id)
         self._publish()
 
@@ -375,7 +385,7 @@ class SpeechService:
 
     def _recording_done(self, rid: int, session_id: int | None) -> None:
         if rid == self.recording_id:
-            self.room.spawn(self._end_captions(), name=f"speech-captions-end-{rid}")
+            self.room.spawn(self._end_captions(hold=True), name=f"speech-captions-end-{rid}")
         self.transcripts_ready.append(rid)
         self.room.post(TranscriptReady(source="speech", recording_id=rid, session_id=session_id))
         if self.recording_id == rid and self.state == "finishing":

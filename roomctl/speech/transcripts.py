@@ -226,16 +226,39 @@ def store_segments(
     return rows
 
 
-def latest_segments(db: sqlite_utils.Database, recording_id: int, limit: int) -> list[dict[str, Any]]:
-    """The last ``limit`` segments of a recording, oldest first."""
+def latest_segments(
+    db: sqlite_utils.Database, recording_id: int, limit: int, *, before_chunk: int | None = None
+) -> list[dict[str, Any]]:
+    """The last ``limit`` segments of a recording (of its chunks before ``before_chunk``), oldest first."""
+    where, params = "recording_id = ?", [recording_id]
+    if before_chunk is not None:
+        where, params = where + " and chunk_idx < ?", [*params, before_chunk]
     rows = list(
         db.query(
-            "select start, end, text, step_id, question_id from speech_segments where recording_id = ? "
+            f"select start, end, text, step_id, question_id from speech_segments where {where} "  # noqa: S608 - fixed text
             "order by chunk_idx desc, seq desc limit ?",
-            [recording_id, limit],
+            [*params, limit],
         )
     )
     return list(reversed(rows))
+
+
+def done_prefix(db: sqlite_utils.Database, recording_id: int) -> tuple[int | None, int]:
+    """How far the recording's final transcript is complete from its start.
+
+    Returns:
+        The first chunk still waiting (``None`` when none waits) and the sample up to which every chunk is done.
+    """
+    row = db.execute(
+        "select idx, start_sample from speech_chunks where recording_id = ? and state = 'pending' order by idx limit 1",
+        [recording_id],
+    ).fetchone()
+    if row is not None:
+        return int(row[0]), int(row[1])
+    end = db.execute(
+        "select coalesce(max(start_sample + samples), 0) from speech_chunks where recording_id = ?", [recording_id]
+    ).fetchone()[0]
+    return None, int(end)
 
 
 def transcript(db: sqlite_utils.Database, session_id: int) -> dict[str, Any]:

@@ -93,12 +93,6 @@ def add_chunk(db: sqlite_utils.Database, recording_id: int, idx: int, start_samp
         )
 
 
-def next_chunk(db: sqlite_utils.Database) -> ChunkJob | None:
-    """The oldest chunk waiting for transcription."""
-    jobs = next_chunks(db, 1)
-    return jobs[0] if jobs else None
-
-
 def next_chunks(db: sqlite_utils.Database, limit: int) -> list[ChunkJob]:
     """The ``limit`` oldest chunks waiting for transcription, oldest first."""
     rows = db.query(

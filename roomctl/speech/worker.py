@@ -220,13 +220,11 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
 
     send(("ready", {"pid": os.getpid(), "multilingual": bool(model.model.is_multilingual)}))
     queues: dict[str, queue.Queue[tuple[Any, ...] | None]] = {"transcribe": queue.Queue(), "caption": queue.Queue()}
-    threads = [
-        *(
-            threading.Thread(target=chunks, args=(queues["transcribe"],), name=f"chunks-{k}", daemon=True)
-            for k in range(max(config.parallel, 1))
-        ),
-        threading.Thread(target=captions, args=(queues["caption"],), name="captions", daemon=True),
+    served = [
+        *((queues["transcribe"], chunks, f"chunks-{k}") for k in range(max(config.parallel, 1))),
+        (queues["caption"], captions, "captions"),
     ]
+    threads = [threading.Thread(target=work, args=(jobs,), name=name, daemon=True) for jobs, work, name in served]
     for thread in threads:
         thread.start()
     while True:
@@ -238,8 +236,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
             break
         if message[0] in queues:
             queues[message[0]].put(message)
-    for thread in threads:
-        queues["caption" if thread.name == "captions" else "transcribe"].put(None)
+    for jobs, _, _ in served:  # one end mark per thread that serves the queue
+        jobs.put(None)
     for thread in threads:
         thread.join(STOP_GRACE_SECONDS)
 

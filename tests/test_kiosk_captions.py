@@ -86,6 +86,8 @@ async def test_kiosk_captions_grow_in_order_and_end_as_the_final_transcript(
     assert body["complete"], body
     segments = [s["text"] for s in body["segments"]]
     shown = [entry for entry in log if entry]
+    first_shown = next(i for i, e in enumerate(log) if e)
+    assert None not in log[first_shown:-1], "the captions never blink out before the transcript is complete"
     assert len(shown) >= 5, "the captions changed many times while the clip played"
     first_final = next(i for i, e in enumerate(shown) if e["finals"])
     assert any(e["live"] for e in shown[:first_final]), "live words showed before the first final line"

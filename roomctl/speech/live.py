@@ -114,7 +114,9 @@ class LiveCaptions:
     def final_until(self, seconds: float, *, last: bool = False) -> None:
         """The final transcript now covers the recording up to ``seconds``: its words replace the captions'."""
         self._covered = max(self._covered, seconds)
-        self.agreed = after(self.agreed, seconds)
+        # With the last chunk in, the final text is the whole recording: a word Whisper timed past its end is
+        # not shown beside it.
+        self.agreed = [] if last else after(self.agreed, seconds)
         self.tentative = [] if last else after(self.tentative, seconds)
         if last:  # a pass still under way (it may finish after the last chunks) must not bring words back
             self._closed = True

@@ -338,22 +338,45 @@ class SpeechService:
         self._live_task = self.room.spawn(self.live.run(), name=f"speech-captions-{rid}")
         self._publish_captions(rid)
 
-    async def _end_captions(self, *, hold: bool = False) -> None:
+    async def _end_captions(self) -> None:
+        """Stop the live captions and clear the part at once (shutdown, a failed start)."""
+        task = self._drop_live()
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        self._lines = []
+        self._captions.set(None)
+
+    def _drop_live(self) -> asyncio.Task[Any] | None:
+        """Close the live captions and cancel their task (returned, to await)."""
         task, self._live_task = self._live_task, None
-        rid = self.live.recording_id if self.live is not None else None
         if self.live is not None:
             self.live.close()
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
         self.live = None
-        if hold and rid is not None and self._lines:
-            self._publish_captions(rid)  # the final lines alone
+        return task
+
+    def _hold_final(self, rid: int) -> None:
+        """The transcript is complete: its last lines alone stay for :data:`FINAL_HOLD_SECONDS`, then go.
+
+        The final-only part is published in the same step as the recording's end, so the projector goes from
+        the live words straight to the final lines, never blank in between.
+        """
+        task = self._drop_live()
+        if not self._lines:
+            self._captions.set(None)
+            return
+        self._publish_captions(rid)
+
+        async def clear() -> None:
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
             await asyncio.sleep(FINAL_HOLD_SECONDS)
-            if self.live is not None:  # a new recording's captions took the part meanwhile
-                return
-        self._lines = []
-        self._captions.set(None)
+            if self.live is None and self.recording_id == rid:  # no new recording's captions took the part
+                self._lines = []
+                self._captions.set(None)
+
+        self.room.spawn(clear(), name=f"speech-captions-end-{rid}")
 
     def _publish_captions(self, rid: int | None = None) -> None:
         """The screen part ``captions``: the final transcript's latest lines and the live words after them."""
@@ -385,7 +408,7 @@ class SpeechService:
 
     def _recording_done(self, rid: int, session_id: int | None) -> None:
         if rid == self.recording_id:
-            self.room.spawn(self._end_captions(hold=True), name=f"speech-captions-end-{rid}")
+            self._hold_final(rid)
         self.transcripts_ready.append(rid)
         self.room.post(TranscriptReady(source="speech", recording_id=rid, session_id=session_id))
         if self.recording_id == rid and self.state == "finishing":

@@ -372,6 +372,8 @@ async def test_a_full_disk_stops_recording_with_a_clear_state_and_keeps_what_was
         part = h.room.screen.get("recording")
         assert part["message"]["key"] == "disk"
         assert part["message"]["nl"] and part["message"]["en"]
+        # RecordingChanged is posted (delivered on the next turn of the loop), the screen part is set at once
+        await wait_for(lambda: len(h.changes) > 1, timeout=5)
         assert h.changes == [True, False], "the LED and the kiosk show that recording stopped"
         (small_spool_fs / "filler").unlink()
         await wait_for(lambda: h.ready, timeout=90)

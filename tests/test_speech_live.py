@@ -22,6 +22,7 @@ from roomctl.config import Settings
 from roomctl.speech.events import RecordingConsent, StartRecording
 from roomctl.speech.models import model_dir
 from roomctl.speech.sources import SAMPLE_RATE
+from roomctl.speech.worker import caption_words, windowed_model
 from tests.conftest import wait_for
 from tests.speech_helpers import (
     ENGLISH_TEXT,
@@ -87,6 +88,27 @@ def captioned(make_settings: Callable[..., Settings]) -> Callable[..., Any]:
             await h.room.stop()
 
     return make
+
+
+def test_a_caption_pass_encodes_one_window_and_times_its_words_within_the_audio(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(speech={"model": "tiny.en", "language": "en"})
+    model = windowed_model(str(installed_model("tiny.en", model_dir(settings))), cpu_threads=1, parallel=1)
+    windows: list[int] = []
+    encode = model.encode
+    model.encode = lambda features: (windows.append(features.shape[-1]), encode(features))[1]
+    wav = speech_file(ENGLISH_TEXT[:1], tmp_path / "one.wav", ENGLISH_VOICE)
+    spoken, _ = soundfile.read(wav, dtype="int16")
+    samples = np.concatenate([spoken, np.zeros(SAMPLE_RATE, dtype=np.int16)])  # a pause after the sentence
+    heard = caption_words(model, samples, "", "en")
+    assert len(windows) == 1, "one encoder window per pass: the rest after the last word is not decoded again"
+    assert windows[0] < 3000, "the encoder window is as long as the audio, not Whisper's 30 s"
+    text = normalise(" ".join(word for _, _, word in heard))
+    assert "group" in text and "monday" in text, text
+    seconds = len(samples) / SAMPLE_RATE
+    assert all(0 <= start <= end <= seconds for start, end, _ in heard)
+    assert [start for start, _, _ in heard] == sorted(start for start, _, _ in heard)
 
 
 async def start(h: Harness) -> None:

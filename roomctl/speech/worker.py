@@ -143,15 +143,15 @@ def caption_words(model: Any, samples: np.ndarray, prompt: str, language: str) -
         max_new_tokens=CAPTION_MIN_TOKENS + int(seconds * CAPTION_TOKENS_PER_SECOND),
         no_repeat_ngram_size=3,
     )
+    # Without timestamp tokens the first window is one segment. faster-whisper would then decode the rest after
+    # its last word again, as a window of its own: for a caption, a second pass for a fragment the next pass
+    # reads anyway. The segments are a generator, so taking the first one alone never starts that window.
+    first = next(iter(segments), None)
+    heard = (first.words or []) if first is not None else []
     words = []
-    for segment in segments:
-        if segment.seek > 0:
-            # faster-whisper would decode the rest after the last word again, as a window of its own: for a
-            # caption that is a second full pass for a fragment the next pass reads anyway.
-            break
-        for word in segment.words or []:
-            if word.start < seconds and word.word.strip():
-                words.append((round(float(word.start), 3), round(min(float(word.end), seconds), 3), word.word))
+    for word in heard:
+        if word.start < seconds and word.word.strip():
+            words.append((round(float(word.start), 3), round(min(float(word.end), seconds), 3), word.word))
     return words
 
 

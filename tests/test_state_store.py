@@ -103,6 +103,25 @@ def test_a_filtered_follower_sees_only_its_parts() -> None:
     assert json.loads(follower.next_message()) == {"version": 3, "delta": {}}
 
 
+async def test_watchers_hear_once_per_turn_after_the_change_that_woke_them() -> None:
+    store = StateStore("screen")
+    session, door = store.claim("session", owner="session"), store.claim("door", owner="access")
+    heard: list[int] = []
+    unwatch = store.watch(lambda: heard.append(store.version))
+    session.set({"index": 1})
+    door.set({"open": True})
+    assert heard == [], "watchers run after the callback that changed the state, not inside it"
+    await asyncio.sleep(0)
+    assert heard == [2], "two changes in one turn wake a watcher once, at the newest version"
+    door.set({"open": True})  # no change
+    await asyncio.sleep(0)
+    assert heard == [2]
+    unwatch()
+    session.set({"index": 2})
+    await asyncio.sleep(0)
+    assert heard == [2]
+
+
 async def test_ws_with_delta_sends_the_whole_state_then_changed_parts(live_room: LiveRoom) -> None:
     base = live_room.url.replace("http", "ws")
     token = live_room.tokens["kiosk"]
@@ -161,11 +180,11 @@ async def test_the_pages_ask_for_deltas_and_apply_them_like_the_server_means(liv
 
 async def test_a_client_that_leaves_is_let_go_without_a_change(live_room: LiveRoom) -> None:
     screen = live_room.room.screen
-    before = len(screen._listeners)
+    before = len(screen._watchers)
     url = live_room.url.replace("http", "ws") + f"/ws?token={live_room.tokens['kiosk']}"
     version = screen.version
     async with websockets.connect(url) as socket:
         await socket.recv()
-        await wait_for(lambda: len(screen._listeners) == before + 1)
-    await wait_for(lambda: len(screen._listeners) == before)
+        await wait_for(lambda: len(screen._watchers) == before + 1)
+    await wait_for(lambda: len(screen._watchers) == before)
     assert screen.version == version, "nothing changed meanwhile: the push loop noticed the close itself"

@@ -63,6 +63,6 @@ async def screen_state(
     Only the kiosk's feed carries the pairing PIN; a group's session parts go only to callers holding that
     group; the WebSocket closes (4401) within seconds of its token being revoked or expiring.
     """
-    await push(websocket, lambda changed: room.screen.subscribe(lambda _: changed()),
+    await push(websocket, room.screen.watch,
                screen_view(room, principal, delta=delta), resend_seconds=WS_PING_SECONDS,
                alive=token_alive(room, principal))  # fmt: skip

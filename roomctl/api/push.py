@@ -64,7 +64,6 @@ async def push(
                 log.info("closing a WebSocket: its token was revoked or expired")
                 await websocket.close(code=WS_CLOSE_TOKEN_ENDED, reason="token revoked or expired")
                 break
-            await asyncio.sleep(0)  # let the request that made the change answer before the fan-out
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

@@ -6,7 +6,9 @@ Every part has exactly one owner. A capability claims its parts when it is insta
 (``room.screen.claim("door", owner="access")``) and replaces a part whole through the :class:`Part` it got
 back; a second claim of the same part is refused, so no two capabilities can write one part. Other
 capabilities never read a part to learn state: they listen to typed events or ask a typed service.
-Listeners hear every change with the new version number.
+Listeners hear every change with the new version number. Watchers (the WebSocket push loops) are only told
+that something changed, once for all the changes of one turn of the event loop and after it: the request that
+made a change answers before its fan-out starts, and a command that changes three parts wakes each client once.
 
 A part is kept as its JSON text, encoded once when it is written: that text is the store's private copy
 (later changes to the written value do not leak in), it tells whether a write changed anything, and the
@@ -17,6 +19,7 @@ since the version it was last given (see :meth:`StateStore.message`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
 from typing import Any
@@ -28,6 +31,7 @@ from roomctl.errors import StateError
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
+Watcher = Callable[[], None]
 
 RESERVED_NAMES = frozenset({"version", "delta"})
 """Keys of a message that no part may be named."""
@@ -78,6 +82,8 @@ class StateStore:
         self._changed_at: dict[str, int] = {}
         self._version = 0
         self._listeners: list[Listener] = []
+        self._watchers: list[Watcher] = []
+        self._wake_pending = False
         self._messages: dict[tuple[int | None, frozenset[str] | None], str] = {}
 
     def claim(self, part: str, *, owner: str) -> Part:
@@ -184,7 +190,29 @@ class StateStore:
 
         return unsubscribe
 
+    def watch(self, watcher: Watcher) -> Callable[[], None]:
+        """Call ``watcher()`` soon after changes: once per turn of the event loop that changed anything.
+
+        Unlike :meth:`subscribe` it builds no snapshot, and it runs after the current callback (the request
+        that made the change, say), not inside it. Returns a function that stops the watching.
+        """
+        self._watchers.append(watcher)
+
+        def unwatch() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+        return unwatch
+
     def _notify(self) -> None:
+        if self._watchers and not self._wake_pending:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # changed outside the loop (start-up, a script): tell them now
+                self._wake()
+            else:
+                self._wake_pending = True
+                loop.call_soon(self._wake)
         if not self._listeners:
             return
         snapshot = self.snapshot()
@@ -193,6 +221,14 @@ class StateStore:
                 listener(snapshot)
             except Exception:
                 log.exception("%s state listener failed", self.name)
+
+    def _wake(self) -> None:
+        self._wake_pending = False
+        for watcher in list(self._watchers):
+            try:
+                watcher()
+            except Exception:
+                log.exception("%s state watcher failed", self.name)
 
 
 class Follower:

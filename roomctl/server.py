@@ -15,6 +15,7 @@ import uvicorn
 
 from roomctl.api.app import create_app
 from roomctl.config import Settings
+from roomctl.core import heap
 from roomctl.core.room import Room
 from roomctl.errors import AdapterError, ConfigError
 from roomctl.runtime import build_room
@@ -141,6 +142,7 @@ async def serve(
         plain_serving = asyncio.create_task(plain.serve(sockets=[loopback])) if plain and loopback else None
         while not server.started and not serving.done():
             await asyncio.sleep(0.02)
+        heap.freeze("the room serves")
         if server.started and on_ready is not None:
             result = on_ready(room)
             if asyncio.iscoroutine(result):

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from roomctl.core import heap
 from roomctl.errors import StateError
 
 log = logging.getLogger(__name__)
@@ -421,6 +422,7 @@ def load_deduce(directory: Path | None = None) -> Any:
             deduce = _import_deduce()
 
             _ENGINE = deduce.Deduce(lookup_data_path=target, cache_path=target)
+            heap.freeze("deduce loaded")  # its lookup tables are most of the process's objects
         return _ENGINE
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from roomctl.config import LlmSettings
+from roomctl.core import heap
 from roomctl.errors import AdapterError
 from roomctl.proposal.content import TOOL_NAME, MalformedProposalError
 
@@ -273,6 +274,7 @@ class _ClientCache:
         client = self.clients.get(tag)
         if client is None:
             client = self.clients[tag] = self.factory(key)
+            heap.freeze("model SDK loaded")
         return client
 
     async def close(self) -> None:

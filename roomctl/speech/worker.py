@@ -50,9 +50,9 @@ MAX_CPU_THREADS = 4
 WARMUP_SAMPLES = 16_000
 """One second of silence transcribed right after loading."""
 WORKER_NICENESS = 19
-"""The worker's CPU priority, the lowest: when the room wakes for a tap or a tablet command it gets the core at
-once (Whisper only ever runs behind the audio; it catches up in the room's idle time). Every thread the worker
-starts inherits it."""
+"""The worker's CPU priority, the lowest; on Linux it also runs under ``SCHED_IDLE``, so when the room wakes for
+a tap or a tablet command it preempts the worker at once (Whisper only ever runs behind the audio; it catches
+up in the room's idle time). Every thread the worker starts inherits both."""
 SAMPLE_RATE = 16_000
 CAPTION_WINDOW_MARGIN_SECONDS = 1.0
 """The caption encoder window is the audio's length plus this (rounded up to whole seconds)."""
@@ -160,6 +160,8 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     logging.basicConfig(level=logging.WARNING)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    with contextlib.suppress(OSError, AttributeError):  # Linux: a waking room thread preempts the worker at once
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     from threadpoolctl import threadpool_limits
 
     # numpy's BLAS (the mel filterbank of every request) would start a thread per core that spins after each

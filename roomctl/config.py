@@ -250,7 +250,9 @@ class LlmSettings(Section):
     malformed_retries: int = Field(2, ge=0, le=5, description="new tries when the answer does not fit the form")
     max_backoff_seconds: float = Field(300.0, ge=1, le=3600)
     transcript_max_chars: int = Field(60000, ge=2000, le=400000, description="longer transcripts are cut (middle)")
-    screen_throttle_seconds: float = Field(0.2, ge=0.02, le=5, description="how often the kiosk gets a new draft")
+    screen_throttle_seconds: float = Field(
+        0.5, ge=0.02, le=5, description="how often the kiosk gets a new draft (each is sent to every screen)"
+    )
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
 
     @model_validator(mode="after")

@@ -55,15 +55,28 @@ async def push(
     unsubscribe = subscribe(changed.set)
     listener = asyncio.ensure_future(_until_gone(websocket))
     listener.add_done_callback(lambda _: changed.set())
+    loop = asyncio.get_running_loop()
+    checked, ended = loop.time(), False
+
+    def token_ended() -> bool:
+        """Ask ``alive`` when :data:`RECHECK_SECONDS` passed since it was last asked (changes or not)."""
+        nonlocal checked, ended
+        if alive is not None and not ended and loop.time() >= checked + RECHECK_SECONDS:
+            checked, ended = loop.time(), not alive()
+        return ended
+
     try:
-        while not listener.done():
+        while not listener.done() and not token_ended():
             changed.clear()
             message = render()
             await websocket.send_text(message if isinstance(message, str) else encode(message).decode())
-            if not await _wait_for_change(changed, resend_seconds, alive):
-                log.info("closing a WebSocket: its token was revoked or expired")
-                await websocket.close(code=WS_CLOSE_TOKEN_ENDED, reason="token revoked or expired")
-                break
+            resend_at = loop.time() + resend_seconds
+            while not changed.is_set() and (now := loop.time()) < resend_at and not token_ended():
+                wake = resend_at if alive is None else min(resend_at, checked + RECHECK_SECONDS)
+                await _wait_for_change(changed, wake - now)
+        if ended:
+            log.info("closing a WebSocket: its token was revoked or expired")
+            await websocket.close(code=WS_CLOSE_TOKEN_ENDED, reason="token revoked or expired")
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -71,20 +84,11 @@ async def push(
         unsubscribe()
 
 
-async def _wait_for_change(changed: asyncio.Event, resend_seconds: float, alive: Callable[[], bool] | None) -> bool:
-    """Wait in this task (no task per message) for a change or ``resend_seconds``; False when the token ended."""
-    left = resend_seconds
-    while left > 0:
-        step = left if alive is None else min(left, RECHECK_SECONDS)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(step):
-                await changed.wait()
-        if alive is not None and not alive():
-            return False
-        if changed.is_set():
-            return True
-        left -= step
-    return True
+async def _wait_for_change(changed: asyncio.Event, seconds: float) -> None:
+    """Wait in this task (no task per message) for a change, at most ``seconds``."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await changed.wait()
 
 
 async def _until_gone(websocket: WebSocket) -> None:

@@ -16,7 +16,8 @@ The server side is timed per command (wrapped from here, nothing in roomctl meas
 session's state machine and the rest of the command handler), store (the session row), view (building the
 session's screen part and the status listeners), encode (JSON text of the changed part and of the messages),
 the events it causes (the step and phase events other capabilities handle right after it, on the same loop)
-and send (the 50 sends of one change, summed, and from the first to the last).
+and send (the 50 sends of one change, summed, and from the first to the last). It also counts the garbage
+collections in the room's process meanwhile and the longest (a full one holds the loop).
 
     .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--model base] [--worker-nice 10]]
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import os
@@ -63,6 +65,29 @@ LLM_KEY = "sk-bench"
 PROPOSAL_EVENT_SECONDS = 0.05
 """The fake model streams 40 characters every 50 ms (800 characters a second: faster than real models)."""
 STAGES = ("decide", "store", "view", "encode", "events it causes", "send (sum)", "send (first to last)")
+
+
+class Collections:
+    """The garbage collections in this (the room's) process, with how long each held the loop."""
+
+    def __init__(self) -> None:
+        self.durations: list[tuple[int, float]] = []
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.durations.append((info["generation"], time.perf_counter() - self._started))
+
+    def take(self) -> list[tuple[int, float]]:
+        """The collections since the last call."""
+        taken, self.durations = self.durations, []
+        return taken
+
+
+COLLECTIONS = Collections()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -223,6 +248,8 @@ class Busy:
         self.chunks = 0
         self.captions = 0
         self.proposals = 0
+        self.drafts = 0
+        self.looks = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -280,17 +307,32 @@ class Busy:
             await asyncio.sleep(max(step / rate - (time.perf_counter() - started), 0.0))
 
     async def _propose(self) -> None:
+        """Proposals stream to the screen one after another, as the group's does once it sent its preview.
+
+        The group asks once (de-identification, then the preview it checks) and sends it from the tablet; the
+        same request body then goes to the model again and again, so what runs meanwhile is the streaming: the
+        SDK reading the model's events and the growing draft on the kiosk.
+        """
         from roomctl.proposal.service import ProposalService
         from tests.proposal_helpers import TRANSCRIPT
 
         svc = self.room.service(ProposalService)
         session_id = self.room.service(SessionService).session_id or 0
+        preview, _ = await svc.ask_async(session_id, transcript=TRANSCRIPT, problem="Overdracht")
+        request, _ = svc.send(preview["preview_id"], [])
+        body = svc.store.request(request["id"])["body"]
         while not self._stop.is_set():
-            svc.ask(session_id, transcript=TRANSCRIPT, problem="Overdracht")
-            await asyncio.sleep(0.05)
             while svc.store.active_request(session_id) is not None and not self._stop.is_set():
                 await asyncio.sleep(0.05)
+                part = self.room.screen.get("proposal") or {}
+                self.looks += 1
+                self.drafts += part.get("state") == "writing" and bool(part.get("draft"))
+            if self._stop.is_set():
+                break
+            if svc.store.request(request["id"])["state"] != "done":
+                raise SystemExit(f"a proposal did not stream: {svc.store.request(request['id'])}")
             self.proposals += 1
+            request = {"id": svc._enqueue(session_id, preview["group_id"], "ask", None, body, 0, 0, None)}
 
 
 async def measure(live: Any, clock: StageClock, clients: int, commands: int, delta: bool) -> dict[str, Any]:
@@ -306,6 +348,7 @@ async def measure(live: Any, clock: StageClock, clients: int, commands: int, del
     if (await listener.stdout.readline()).strip() != b"READY":
         raise SystemExit("the WebSocket clients did not connect")
     started = time.perf_counter()
+    COLLECTIONS.take()
     driver = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--tablet", live.url, tokens, str(total), stdout=subprocess.PIPE, env=env
     )
@@ -319,6 +362,7 @@ async def measure(live: Any, clock: StageClock, clients: int, commands: int, del
         for k, s in enumerate(sent)
     ]}  # fmt: skip
     result["stages"] = clock.stages(started, skip=WARMUP_COMMANDS, clients=clients)
+    result["collections"] = COLLECTIONS.take()
     return result
 
 
@@ -338,6 +382,11 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
     for stage, values in result["stages"].items():
         if values:
             print(f"    {stage:<22} {ms(statistics.median(values))} / {ms(percentile(values, 0.99))}")
+    collections = result["collections"]
+    full = [seconds for generation, seconds in collections if generation == 2]
+    longest = max((seconds for _, seconds in collections), default=0.0)
+    print(f"  garbage collections in the room's process: {len(collections)}, {len(full)} of them full; "
+          f"longest {ms(longest).strip()}")  # fmt: skip
 
 
 async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0) -> None:
@@ -373,7 +422,7 @@ async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: 
                             report(label, await measure(live, clock, clients, commands, delta), clients)
                         print(f"  meanwhile: {load.chunks} speech chunks transcribed and {load.captions} caption passes "
                               f"(worker niceness {worker_nice or 'as roomctl sets it'}), "
-                              f"{load.proposals} proposals streamed")  # fmt: skip
+                              f"{load.proposals} proposals streamed (a growing draft on the screen in {load.drafts} of {load.looks} looks)")  # fmt: skip
                 print(f"load average {os.getloadavg()[0]:.2f} at the end")
         finally:
             if fake is not None:

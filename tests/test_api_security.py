@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -47,6 +48,26 @@ def test_every_route_declares_its_access(client_and_tokens: Any) -> None:
             undeclared.append(f"{path}: not an API route (mounts cannot declare access)")
     assert {"/healthz", "/metrics", "/ws", "/api/v1/door/taps", "/api/v1/session/commands"} <= set(paths)
     assert not undeclared, "routes without exactly one access declaration:\n" + "\n".join(undeclared)
+
+
+def test_every_endpoint_and_dependency_runs_on_the_rooms_loop(client_and_tokens: Any) -> None:
+    # FastAPI runs plain functions in its thread pool: beside the loop, on the room's one sqlite connection,
+    # two threads break each other's savepoints ("no such savepoint: sqlite_utils_query" in CI).
+    app, _, _ = client_and_tokens
+    threaded = []
+
+    def walk(dependant: Any, path: str) -> None:
+        call = dependant.call
+        if call is not None and not (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
+                getattr(call, "__call__", None))):  # fmt: skip
+            threaded.append(f"{path}: {getattr(call, '__qualname__', call)}")
+        for sub in dependant.dependencies:
+            walk(sub, path)
+
+    for path, route in walk_routes(app):
+        if isinstance(route, APIRoute | APIWebSocketRoute):
+            walk(route.dependant, path)
+    assert not threaded, "functions FastAPI would run in its thread pool:\n" + "\n".join(threaded)
 
 
 def test_guarded_routes_refuse_missing_and_wrong_tokens(client_and_tokens: Any) -> None:

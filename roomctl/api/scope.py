@@ -251,12 +251,18 @@ def check_path(conn: HTTPConnection, principal: Principal) -> None:
         _check(room, scope, param, params[param])
 
 
-def caller_scope(conn: HTTPConnection) -> Scope:
+async def caller_scope(conn: HTTPConnection) -> Scope:
     """The dependency handing a route the caller's scope.
 
     The route's role guard still decides whether the caller may call it at all (FastAPI may resolve this
-    dependency first; then the token is checked here and the guard checks the role after).
+    dependency first; then the token is checked here and the guard checks the role after). It is a coroutine
+    so FastAPI runs it on the room's loop: a plain function would run in its thread pool and use the room's
+    one database connection beside the loop (two threads in one sqlite connection break its savepoints).
     """
+    return _caller_scope(conn)
+
+
+def _caller_scope(conn: HTTPConnection) -> Scope:
     principal = getattr(conn.state, "principal", None)
     if not isinstance(principal, Principal):
         from roomctl.api.security import authenticate  # security builds on this module
@@ -269,12 +275,13 @@ ScopeDep = Annotated[Scope, Depends(caller_scope)]
 """The caller's scope, for routes that filter lists or check a group named in the body."""
 
 
-def running_session_scope(conn: HTTPConnection) -> Scope:
+async def running_session_scope(conn: HTTPConnection) -> Scope:
     """Refuse a caller that does not hold the group whose session runs now (404: no session of theirs runs).
 
-    When no session runs the caller passes: the route answers as it does for an idle room.
+    When no session runs the caller passes: the route answers as it does for an idle room. A coroutine, like
+    :func:`caller_scope`, to run on the loop.
     """
-    scope = caller_scope(conn)
+    scope = _caller_scope(conn)
     room: Room = conn.app.state.room
     from roomctl.session.service import SessionService
 

@@ -23,7 +23,8 @@ MIN_GROUP = 2
 MAX_GROUP = 8
 
 
-def _repo(service: BookingDep) -> BookingRepository:
+async def _repo(service: BookingDep) -> BookingRepository:
+    """The booking repository (a coroutine: FastAPI runs plain-function dependencies in its thread pool)."""
     return service.repo
 
 

@@ -56,10 +56,17 @@ def test_every_endpoint_and_dependency_runs_on_the_rooms_loop(client_and_tokens:
     app, _, _ = client_and_tokens
     threaded = []
 
+    def on_the_loop(call: Any) -> bool:
+        if inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call):
+            return True
+        if inspect.isroutine(call) or inspect.isclass(call):
+            return False
+        method = type(call).__call__  # an instance used as a dependency (the role guards)
+        return inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
+
     def walk(dependant: Any, path: str) -> None:
         call = dependant.call
-        if call is not None and not (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
-                getattr(call, "__call__", None))):  # fmt: skip
+        if call is not None and not on_the_loop(call):
             threaded.append(f"{path}: {getattr(call, '__qualname__', call)}")
         for sub in dependant.dependencies:
             walk(sub, path)

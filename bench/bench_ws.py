@@ -19,7 +19,7 @@ the events it causes (the step and phase events other capabilities handle right 
 and send (the 50 sends of one change, summed, and from the first to the last). It also counts the garbage
 collections in the room's process meanwhile and the longest (a full one holds the loop).
 
-    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--model base] [--worker-nice 10]]
+    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--no-proposal] [--model base] [--worker-nice 10]]
 """
 
 from __future__ import annotations
@@ -240,8 +240,9 @@ class Busy:
     """Keeps the room busy: faster-whisper transcribes chunks over and over and live-captions beside them (as
     while a brainstorm is recorded), and proposals stream one after another."""
 
-    def __init__(self, room: Room, media: Path, model: str, nice: int) -> None:
+    def __init__(self, room: Room, media: Path, model: str, nice: int, *, propose: bool = True) -> None:
         self.room = room
+        self.propose = propose
         self.media = media
         self.model = model
         self.nice = nice
@@ -273,7 +274,7 @@ class Busy:
         self._tasks = [
             asyncio.create_task(self._transcribe(worker, wav)),
             asyncio.create_task(self._caption(worker, wav)),
-            asyncio.create_task(self._propose()),
+            *([asyncio.create_task(self._propose())] if self.propose else []),
         ]
         try:
             while worker.busy is None and not self._tasks[0].done():
@@ -389,7 +390,9 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
           f"longest {ms(longest).strip()}")  # fmt: skip
 
 
-async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0) -> None:
+async def run(
+    clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0, *, propose: bool = True
+) -> None:
     with tempfile.TemporaryDirectory(prefix="roomctl-bench-ws-") as tmp:
         overrides: dict[str, Any] = {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
                                      "server": {"port": free_port()}}  # fmt: skip
@@ -415,9 +418,10 @@ async def run(clients: int, commands: int, busy: bool, model: str, worker_nice: 
                     label = "delta clients (kiosk and tablet pages)" if delta else "whole-state clients (player, tools)"
                     report(label, await measure(live, clock, clients, commands, delta), clients)
                 if busy:
-                    async with Busy(live.room, Path(tmp), model, worker_nice).running() as load:
+                    async with Busy(live.room, Path(tmp), model, worker_nice, propose=propose).running() as load:
                         for delta in (True, False):
-                            label = "while Whisper transcribes and proposals stream, " + (
+                            label = ("while Whisper transcribes and proposals stream, " if propose
+                                     else "while Whisper transcribes and captions, ") + (
                                 "delta clients" if delta else "whole-state clients")
                             report(label, await measure(live, clock, clients, commands, delta), clients)
                         print(f"  meanwhile: {load.chunks} speech chunks transcribed and {load.captions} caption passes "
@@ -455,10 +459,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--commands", type=int, default=40)
     parser.add_argument("--busy", action="store_true", help="also measure while Whisper and a proposal run")
+    parser.add_argument("--no-proposal", action="store_true", help="--busy with Whisper only (no proposal streams)")
     parser.add_argument("--model", default="base", help="speech model in the roomctl model cache (--busy)")
     parser.add_argument("--worker-nice", type=int, default=0, help="run the speech worker at this niceness instead of roomctl's own (--busy)")
     args = parser.parse_args()
-    asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice))
+    asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice, propose=not args.no_proposal))
 
 
 if __name__ == "__main__":

@@ -397,7 +397,7 @@ async def run(
         overrides: dict[str, Any] = {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
                                      "server": {"port": free_port()}}  # fmt: skip
         fake = None
-        if busy:  # the model's server is another machine: here another process, not a thread of the room's
+        if busy and propose:  # the model's server is another machine: another process here, not a thread of ours
             os.environ["ROOMCTL_ANTHROPIC_API_KEY"] = LLM_KEY
             env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
             fake = await asyncio.create_subprocess_exec(

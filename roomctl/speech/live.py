@@ -119,8 +119,7 @@ class LiveCaptions:
         self.agreed = [] if last else after(self.agreed, seconds)
         self.tentative = [] if last else after(self.tentative, seconds)
         if last:  # a pass still under way (it may finish after the last chunks) must not bring words back
-            self._closed = True
-            self._more.set()
+            self.close()
         covered = int(seconds * SAMPLE_RATE)
         if covered > self.start:
             self.start = min(covered, self.received)

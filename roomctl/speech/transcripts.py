@@ -224,14 +224,11 @@ def latest_segments(
     db: sqlite_utils.Database, recording_id: int, limit: int, *, before_chunk: int | None = None
 ) -> list[dict[str, Any]]:
     """The last ``limit`` segments of a recording (of its chunks before ``before_chunk``), oldest first."""
-    where, params = "recording_id = ?", [recording_id]
-    if before_chunk is not None:
-        where, params = where + " and chunk_idx < ?", [*params, before_chunk]
     rows = list(
         db.query(
-            f"select start, end, text, step_id, question_id from speech_segments where {where} "  # noqa: S608 - fixed text
-            "order by chunk_idx desc, seq desc limit ?",
-            [*params, limit],
+            "select start, end, text, step_id, question_id from speech_segments "
+            "where recording_id = ? and (? is null or chunk_idx < ?) order by chunk_idx desc, seq desc limit ?",
+            [recording_id, before_chunk, before_chunk, limit],
         )
     )
     return list(reversed(rows))

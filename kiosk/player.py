@@ -270,7 +270,8 @@ class PlayerLoop:
     async def _report_loop(self, http: httpx.AsyncClient) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=REPORT_INTERVAL_SECONDS)
+                async with asyncio.timeout(REPORT_INTERVAL_SECONDS):
+                    await self._changed.wait()
             self._changed.clear()
             self.player.sync()
             body = self.report()

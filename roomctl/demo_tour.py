@@ -127,7 +127,8 @@ class Tour:
             if left <= 0:
                 raise StateError(f"the tour waited {EVENT_TIMEOUT_SECONDS:.0f} s for {what}; it did not happen")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=left)
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
 
     async def on_screen(self, view: dict[str, Any]) -> dict[str, Any]:
         """Wait until the screen state shows the step of ``view`` (a command's answer); returns ``view``."""

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from kiosk.clip_player import ClipPlayer
 from kiosk.player import REPORT_PATH, ClipRequest, PlayerConfig, PlayerLoop, read_token
 from tests.media_helpers import CLIP_SECONDS, sample_clip
 
@@ -182,6 +184,24 @@ async def test_keeps_retrying_until_roomctl_is_up(sink: ReportSink) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_cancel_that_meets_a_wake_up_still_ends_the_report_loop(sink: ReportSink) -> None:
+    """A change and the cancel in one loop turn: Python 3.11's ``asyncio.wait_for`` returned and lost the cancel."""
+    player = ClipPlayer(dummy=True)
+    runner = PlayerLoop(PlayerConfig(url=sink.url, token=TOKEN, dummy=True), player=player)
+    try:
+        async with httpx.AsyncClient(base_url=sink.url) as http:
+            task = asyncio.create_task(runner._report_loop(http))
+            await asyncio.sleep(0.1)
+            assert not task.done()
+            runner.notify()
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=5)
+            assert done == {task}, "the report loop swallowed its cancellation"
+            assert task.cancelled()
+    finally:
+        player.close()
 
 
 def test_clip_request_from_screen() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+import kiosk
+import roomctl
 from roomctl.config import Settings
 from roomctl.core.events import Event
 from roomctl.core.health import ComponentHealth
@@ -129,3 +132,17 @@ async def test_a_part_has_one_owner(room: Room) -> None:
     part.set({"n": 1})
     assert room.screen.get("probe") == {"n": 1}
     assert room.screen.owners["probe"] == "session"
+
+
+def test_no_loop_waits_with_asyncio_wait_for() -> None:
+    """Python 3.11's ``asyncio.wait_for`` loses a cancel that meets the awaited thing's completion (fixed in 3.12).
+
+    A loop that waits that way can outlive its cancel: the kiosk player's report loop once hung a shutdown.
+    ``asyncio.timeout`` does not have that flaw.
+    """
+    offenders = []
+    for package in (roomctl, kiosk):
+        root = Path(package.__file__).resolve().parent
+        offenders += [str(path.relative_to(root.parent)) for path in root.rglob("*.py")
+                      if "asyncio.wait_for(" in path.read_text(encoding="utf-8")]  # fmt: skip
+    assert offenders == []

@@ -165,7 +165,8 @@ def _timed(receive: Receive, limit: int) -> Receive:
             started = loop.time()
         deadline = started + BODY_SECONDS + received / MIN_BODY_BYTES_PER_SECOND
         try:
-            message = await asyncio.wait_for(receive(), timeout=max(deadline - loop.time(), 0.001))
+            async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                message = await receive()
         except TimeoutError:
             raise HTTPException(408, "the request body arrives too slowly; send it at once") from None
         received += len(message.get("body", b""))

@@ -244,7 +244,8 @@ class MqttBus:
         was_online = False
         try:
             try:
-                kind, reason = await asyncio.wait_for(self._events.get(), CONNACK_TIMEOUT)
+                async with asyncio.timeout(CONNACK_TIMEOUT):
+                    kind, reason = await self._events.get()
             except TimeoutError:
                 self._last_error = f"no CONNACK within {CONNACK_TIMEOUT:g} s"
                 return False
@@ -317,7 +318,8 @@ class MqttBus:
         assert self._loop is not None
         future = self._acks.setdefault(mid, self._loop.create_future())
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                await future
         finally:
             self._acks.pop(mid, None)
 

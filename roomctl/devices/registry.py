@@ -330,7 +330,8 @@ class DeviceRegistry:
             if device.online is not False:
                 self._send(device, target)
             try:
-                await asyncio.wait_for(confirmed.wait(), self.settings.command_timeout_seconds)
+                async with asyncio.timeout(self.settings.command_timeout_seconds):
+                    await confirmed.wait()
             except TimeoutError:
                 if device.generation != generation:
                     return device

@@ -107,7 +107,8 @@ class SystemdWatchdog:
 
     async def _ping(self, interval: float) -> None:
         try:
-            await asyncio.wait_for(self._room.dispatch(WatchdogProbe()), timeout=interval)
+            async with asyncio.timeout(interval):
+                await self._room.dispatch(WatchdogProbe())
         except TimeoutError:
             self.missed += 1
             log.error(

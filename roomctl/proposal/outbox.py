@@ -125,7 +125,8 @@ class Outbox:
                 break
             if due is None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.01))
+                    async with asyncio.timeout(max(delay, 0.01)):
+                        await self._wake.wait()
                 continue
             try:
                 await self._process(due)

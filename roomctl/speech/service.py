@@ -276,7 +276,8 @@ class SpeechService:
         self.transcriber.stopping.add(capture.recording_id)
         capture.request_stop()
         try:
-            await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECONDS)
+            async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+                await asyncio.shield(task)
         except TimeoutError:
             log.error("recording %s did not stop in time; cancelling its capture", capture.recording_id)
             task.cancel()

@@ -118,7 +118,8 @@ class SoundDeviceSource:
         if self._stream is None and self._queue.empty():
             return None
         try:
-            item = await asyncio.wait_for(self._queue.get(), timeout=DEVICE_WAIT_SECONDS)
+            async with asyncio.timeout(DEVICE_WAIT_SECONDS):
+                item = await self._queue.get()
         except TimeoutError:
             raise AdapterError("the microphone delivers no audio (unplugged?); recording was stopped") from None
         if isinstance(item, BaseException):

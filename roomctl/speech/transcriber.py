@@ -185,7 +185,8 @@ class Transcriber:
     async def _backoff(self) -> None:
         delay = min(RESTART_BACKOFF_SECONDS * max(self.failures, 1), MAX_BACKOFF_SECONDS)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _transcribe(self, job: transcripts.ChunkJob) -> None:

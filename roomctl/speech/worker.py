@@ -374,7 +374,8 @@ class WorkerProcess:
                 await self._kill()
                 raise WorkerCrashed(f"the speech worker died ({exc})") from None
             try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
+                async with asyncio.timeout(timeout):
+                    return await asyncio.shield(future)
             except TimeoutError:
                 await self._kill()
                 raise WorkerCrashed(f"the speech worker hung while {doing}; it was stopped") from None

@@ -451,5 +451,7 @@ PROVIDERS: dict[str, Callable[[LlmSettings], Provider]] = {
 
 
 def make_provider(settings: LlmSettings) -> Provider:
-    """The provider ``[llm] provider`` names."""
-    return PROVIDERS[settings.provider](settings)
+    """The provider ``[llm] provider`` names, running on the model SDK thread (:mod:`roomctl.proposal.llm_thread`)."""
+    from roomctl.proposal.llm_thread import ThreadedProvider
+
+    return ThreadedProvider(PROVIDERS[settings.provider](settings))

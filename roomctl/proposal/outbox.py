@@ -38,6 +38,7 @@ from roomctl.proposal import cost, demo_writer, screen
 from roomctl.proposal.content import MalformedProposalError, validate_proposal
 from roomctl.proposal.llm import LlmCallError, MalformedAnswerError, Provider, key_fingerprint, make_provider
 from roomctl.proposal.store import ProposalStore
+from roomctl.store.db import crash_safe_write
 
 log = logging.getLogger(__name__)
 
@@ -175,19 +176,20 @@ class Outbox:
         now = self.room.clock.now()
         body = self.store.request(request_id)["body"]
         tz = self.room.settings.room.tz
-        if not cost.reserve(self.room.db, self.settings, request_id, body, now, tz):  # issue 14: reserved when sent
-            tomorrow = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
-            self._defer(request_id, "budget", max((tomorrow - now).total_seconds(), 1.0))
-            return
-        self.store.update_request(request_id, state="sending", attempts=attempts, sent_at=now.isoformat())
+        # The reservation and 'sending' are undone at every start (see start()): a commit that does not wait for
+        # the disk is enough for them, and a tablet command arriving now does not wait for an fsync.
+        with crash_safe_write(self.room.db):
+            if not cost.reserve(self.room.db, self.settings, request_id, body, now, tz):  # issue 14: reserved when sent
+                tomorrow = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+                self._defer(request_id, "budget", max((tomorrow - now).total_seconds(), 1.0))
+                return
+            self.store.update_request(request_id, state="sending", attempts=attempts, sent_at=now.isoformat())
         base = {"state": "writing", "session_id": row["session_id"], "request_id": request_id,
                 "message": screen.message("writing")}
         self.part.set({**base, "draft": {}})
         publisher = screen.DraftPublisher(self.room, self.part, base, self.settings.screen_throttle_seconds)
         try:
             answer = await self.provider.write(key, body, publisher.update)
-            self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
-            content = validate_proposal(answer.tool_input)
         except LlmCallError as exc:
             publisher.close()
             self._record(request_id, row["model"], exc.input_tokens, exc.output_tokens)
@@ -203,12 +205,21 @@ class Outbox:
             publisher.close()
             raise
         finally:
-            cost.release(self.room.db, request_id)  # the call is over: only recorded usage counts now
+            with crash_safe_write(self.room.db):
+                cost.release(self.room.db, request_id)  # the call is over: only recorded usage counts now
         publisher.close()
+        try:
+            content = validate_proposal(answer.tool_input)
+        except MalformedProposalError as exc:
+            self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
+            self._malformed(request_id, int(row["malformed"]) + 1, str(exc))
+            return
         self._offline_streak.pop(request_id, None)
-        proposal_id = self.store.complete(
-            request_id, content.model_dump(), now=self.room.clock.now(), language=self.room.settings.room.language
-        )
+        with self.room.db.atomic():  # the call's usage and the proposal it wrote: one commit, one wait for the disk
+            self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
+            proposal_id = self.store.complete(
+                request_id, content.model_dump(), now=self.room.clock.now(), language=self.room.settings.room.language
+            )
         self.last_wait_reason = None
         self.last_error = None
         log.info("proposal request %d done: proposal %d", request_id, proposal_id)

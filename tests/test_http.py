@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import httpx
 import websockets
 
 from roomctl.access.service import AccessService
 from roomctl.demo import DEMO_MEMBERS
+from roomctl.server import bind_socket
 from tests.conftest import LiveRoom
 
 
@@ -59,3 +61,23 @@ async def test_ws_pushes_every_change_of_the_screen_state(live_room: LiveRoom) -
         assert versions == sorted(versions)
         assert state["session"]["step"]["id"] == "arrival"
         assert state["door"]["locked"] is False
+
+
+async def test_the_rooms_connections_send_at_once_without_nagle() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose protocol says TCP; a listening socket made with protocol 0
+    gave every connection Nagle's algorithm, and a WebSocket message behind an unacknowledged one waited for the
+    client's delayed ACK: 40 ms late, about every tenth command in bench_ws."""
+    sock = bind_socket("127.0.0.1", 0)
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            conn = transport.get_extra_info("socket")
+            accepted.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+    async with server:
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        assert await asyncio.wait_for(accepted, 5) == 1
+        writer.close()

@@ -22,20 +22,12 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import Any
-
-from anthropic.lib.streaming import InputJsonEvent
-from anthropic.types import (
-    Message,
-    MessageDeltaUsage,
-    RawMessageDeltaEvent,
-    RawMessageStartEvent,
-    ToolUseBlock,
-    Usage,
-)
-from anthropic.types.raw_message_delta_event import Delta
+from typing import TYPE_CHECKING, Any
 
 from roomctl.proposal.content import MAX_ITEMS, TOOL_NAME
+
+if TYPE_CHECKING:
+    from anthropic.types import Message
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +180,11 @@ class _Stream:
         return self._events()
 
     async def _events(self) -> AsyncIterator[Any]:
+        # The SDK's types, imported when the writer writes: the service starts without the SDK (issue 17).
+        from anthropic.lib.streaming import InputJsonEvent
+        from anthropic.types import MessageDeltaUsage, RawMessageDeltaEvent, RawMessageStartEvent
+        from anthropic.types.raw_message_delta_event import Delta
+
         yield RawMessageStartEvent.model_construct(type="message_start", message=self._message(complete=False))
         text = json.dumps(self.tool_input, ensure_ascii=False)
         for at in range(0, len(text), CHUNK_CHARS):
@@ -200,6 +197,8 @@ class _Stream:
         )
 
     def _message(self, *, complete: bool) -> Message:
+        from anthropic.types import Message, ToolUseBlock, Usage
+
         block = ToolUseBlock.model_construct(type="tool_use", id="demo", name=TOOL_NAME, input=self.tool_input)
         return Message.model_construct(
             id="demo", type="message", role="assistant", model=MODEL, content=[block] if complete else [],

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from roomctl.config import Settings
+from roomctl.core.clock import ManualClock
+from roomctl.proposal import deidentify
 from roomctl.proposal.deidentify import (
     Deidentification,
     deduce_dir,
+    deduce_loaded,
     deduce_ready,
     deidentifier,
     fold,
@@ -22,8 +25,12 @@ from roomctl.proposal.deidentify import (
     split_name,
 )
 from roomctl.proposal.prompt import ProposalInput, build_material, truncate_transcript
+from roomctl.proposal.service import ProposalService
 from roomctl.proposal.sources import DatabaseContextSource
+from tests.clock_helpers import INSTANTS
+from tests.conftest import wait_for
 from tests.proposal_helpers import MEMBERS, OTHER_MEMBER, build_room, seed_group
+from tests.session_helpers import command, running_room
 
 ROSTER = ["Anna de Vries", "Pieter van den Berg", "Fatima El Amrani", "Zoë Janssen", "Jan Bakker",
           "Marie-José Jansen-de Boer", "Jan-Willem Roos", "Mark Visser", "Thijs van der Meer"]
@@ -209,3 +216,18 @@ def test_deduce_once_loaded_is_out_of_the_garbage_collectors_reach() -> None:
     frozen, tracked = map(int, result.stdout.split())
     assert frozen > 100_000, "deduce's objects were frozen"
     assert tracked < frozen / 20, "a full collection now walks only what came after the load"
+
+
+async def test_deduce_loads_when_a_session_starts_not_when_the_room_does(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room at rest keeps deduce's 55 MB out of memory (issue 17); a session's group finds it loaded."""
+    assert settings.room.language == "nl"
+    monkeypatch.setattr(deidentify, "_ENGINE", None)  # as in a freshly started service
+    async with running_room(settings, ManualClock(INSTANTS["midday"])) as room:
+        service = room.service(ProposalService)
+        assert service._preload is None and not deduce_loaded()
+        await command(room, "start")
+        assert service._preload is not None
+        await wait_for(service._preload.done, timeout=60)
+        assert service._preload.exception() is None and deduce_loaded()

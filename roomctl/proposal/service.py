@@ -23,7 +23,13 @@ from roomctl.core.room import Room
 from roomctl.errors import StateError, ValidationError
 from roomctl.proposal import cost, screen
 from roomctl.proposal.content import FIELDS, ProposalContent
-from roomctl.proposal.deidentify import Deidentification, DeidentifierNotReadyError, deidentifier, load_deduce
+from roomctl.proposal.deidentify import (
+    Deidentification,
+    DeidentifierNotReadyError,
+    deduce_loaded,
+    deidentifier,
+    load_deduce,
+)
 from roomctl.proposal.outbox import Outbox
 from roomctl.proposal.prompt import (
     Material,
@@ -38,6 +44,7 @@ from roomctl.proposal.prompt import (
 )
 from roomctl.proposal.sources import ContextSource, DatabaseContextSource
 from roomctl.proposal.store import ProposalStore, last_accepted_proposal
+from roomctl.session.events import SessionStarted
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +79,22 @@ class ProposalService:
         self.outbox = outbox or Outbox(room, self.store)
         self.outbox.on_done = self._done
         self._preload: asyncio.Task[None] | None = None
+        room.on(SessionStarted, self._on_session_started)
 
     async def start(self) -> None:
-        """Expire old material, start the outbox worker (pending requests resume), load deduce in the background."""
+        """Expire old material and start the outbox worker (pending requests resume)."""
         self.expire()
         await self.outbox.start()
-        if self.settings.enabled:
-            self._preload = self.room.spawn(self._load_deidentifier(), name="proposal-deduce-load")
         self.room.spawn(self._expire_every(EXPIRE_EVERY_SECONDS), name="proposal-expire")
+
+    def _on_session_started(self, _event: SessionStarted) -> None:
+        """Load deduce in the background when a session starts, well before its group asks for a proposal.
+
+        Not at start-up: its lookup tables are about 55 MB of the service's memory, and a room at rest needs none
+        of it (issue 17: idle RSS). Once loaded it stays for the life of the process.
+        """
+        if self.settings.enabled and (self._preload is None or self._preload.done()) and not deduce_loaded():
+            self._preload = self.room.spawn(self._load_deidentifier(), name="proposal-deduce-load")
 
     async def _expire_every(self, seconds: float) -> None:
         """What was sent expires on time also when the room runs for months without a restart or an ask."""

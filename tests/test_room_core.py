@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import kiosk
 import roomctl
 from roomctl.config import Settings
+from roomctl.core import heap
 from roomctl.core.events import Event
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
@@ -146,3 +148,24 @@ def test_no_loop_waits_with_asyncio_wait_for() -> None:
         offenders += [str(path.relative_to(root.parent)) for path in root.rglob("*.py")
                       if "asyncio.wait_for(" in path.read_text(encoding="utf-8")]  # fmt: skip
     assert offenders == []
+
+
+def test_a_big_load_runs_without_collections_and_ends_frozen() -> None:
+    """What ``heap.loading`` builds sets off no collection on the way (each would hold the room's loop)."""
+    started: list[int] = []
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(on_collection)
+    try:
+        before = gc.get_freeze_count()
+        with heap.loading("a test load"):
+            assert not gc.isenabled()
+            built = [[n] for n in range(200_000)]  # with the collector on, this sets off hundreds of collections
+        assert gc.isenabled()
+        assert started == []
+        assert gc.get_freeze_count() - before >= len(built)
+    finally:
+        gc.callbacks.remove(on_collection)

@@ -419,10 +419,9 @@ def load_deduce(directory: Path | None = None) -> Any:
                     f"the Dutch de-identification is not set up on this machine ({target} is not built); run "
                     "`roomctl deidentify build` (make setup and roomctl install do it). Nothing was sent."
                 )
-            deduce = _import_deduce()
-
-            _ENGINE = deduce.Deduce(lookup_data_path=target, cache_path=target)
-            heap.freeze("deduce loaded")  # its lookup tables are most of the process's objects
+            with heap.loading("deduce loaded"):  # its lookup tables are most of the process's objects
+                deduce = _import_deduce()
+                _ENGINE = deduce.Deduce(lookup_data_path=target, cache_path=target)
         return _ENGINE
 
 

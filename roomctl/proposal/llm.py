@@ -273,8 +273,8 @@ class _ClientCache:
         tag = key_fingerprint(key)
         client = self.clients.get(tag)
         if client is None:
-            client = self.clients[tag] = self.factory(key)
-            heap.freeze("model SDK loaded")
+            with heap.loading("model SDK loaded"):  # the first client imports the SDK: thousands of classes
+                client = self.clients[tag] = self.factory(key)
         return client
 
     async def close(self) -> None:

@@ -271,10 +271,11 @@ class Busy:
         if self.nice and worker.pid is not None:  # every thread: on Linux niceness is per thread
             for task in Path(f"/proc/{worker.pid}/task").iterdir():
                 os.setpriority(os.PRIO_PROCESS, int(task.name), self.nice)
+        asked = await self._ask() if self.propose else None  # before measuring: the group asked and checked
         self._tasks = [
             asyncio.create_task(self._transcribe(worker, wav)),
             asyncio.create_task(self._caption(worker, wav)),
-            *([asyncio.create_task(self._propose())] if self.propose else []),
+            *([asyncio.create_task(self._propose(*asked))] if asked is not None else []),
         ]
         try:
             while worker.busy is None and not self._tasks[0].done():
@@ -307,12 +308,11 @@ class Busy:
             at = window + (at + step - window) % (len(audio) - window)
             await asyncio.sleep(max(step / rate - (time.perf_counter() - started), 0.0))
 
-    async def _propose(self) -> None:
-        """Proposals stream to the screen one after another, as the group's does once it sent its preview.
+    async def _ask(self) -> tuple[int, int, dict[str, Any]]:
+        """The group asks once (de-identification, then the preview it checks) and sends it from the tablet.
 
-        The group asks once (de-identification, then the preview it checks) and sends it from the tablet; the
-        same request body then goes to the model again and again, so what runs meanwhile is the streaming: the
-        SDK reading the model's events and the growing draft on the kiosk.
+        Returns:
+            The session, the first request's id and the request body the model gets.
         """
         from roomctl.proposal.service import ProposalService
         from tests.proposal_helpers import TRANSCRIPT
@@ -321,7 +321,19 @@ class Busy:
         session_id = self.room.service(SessionService).session_id or 0
         preview, _ = await svc.ask_async(session_id, transcript=TRANSCRIPT, problem="Overdracht")
         request, _ = svc.send(preview["preview_id"], [])
-        body = svc.store.request(request["id"])["body"]
+        return session_id, int(request["id"]), svc.store.request(request["id"])["body"]
+
+    async def _propose(self, session_id: int, request_id: int, body: dict[str, Any]) -> None:
+        """Proposals stream to the screen one after another, as the group's does once it sent its preview.
+
+        The same request body goes to the model again and again (:meth:`_ask` made it), so what runs meanwhile
+        is the streaming: the SDK reading the model's events and the growing draft on the kiosk.
+        """
+        from roomctl.proposal.service import ProposalService
+
+        svc = self.room.service(ProposalService)
+        group_id = svc.store.request(request_id)["group_id"]
+        request = {"id": request_id}
         while not self._stop.is_set():
             while svc.store.active_request(session_id) is not None and not self._stop.is_set():
                 await asyncio.sleep(0.05)
@@ -333,7 +345,7 @@ class Busy:
             if svc.store.request(request["id"])["state"] != "done":
                 raise SystemExit(f"a proposal did not stream: {svc.store.request(request['id'])}")
             self.proposals += 1
-            request = {"id": svc._enqueue(session_id, preview["group_id"], "ask", None, body, 0, 0, None)}
+            request = {"id": svc._enqueue(session_id, group_id, "ask", None, body, 0, 0, None)}
 
 
 async def measure(live: Any, clock: StageClock, clients: int, commands: int, delta: bool) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 An SDK call is CPU work in Python between its network waits: building and encoding the request (the prompt,
 the transcript and the tool's schema pass through the SDK's type transforms), then parsing every streamed
 event into typed objects and, at the end, the whole message. On the room's loop each of those steps delayed
-whatever was due then: a tablet command arriving just as a request went out waited 6 to 13 ms for it. Here
-the provider's calls run on a loop of their own in a thread (``llm-sdk``), and the room's loop only receives
-the growing draft, coalesced to its latest text, and the answer.
+whatever was due then: a tablet command arriving just as a request went out waited several milliseconds
+for it. Here the provider's calls run on a loop of their own in a thread (``llm-sdk``), and the room's loop
+only receives the growing draft, coalesced to its latest text, and the answer.
 
 The wrapped provider keeps its contract: :meth:`ThreadedProvider.write` raises what the provider raises, and a
 cancelled ``write`` cancels the call on the thread. Nothing on the thread touches the room's database or

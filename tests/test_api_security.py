@@ -256,6 +256,21 @@ def test_another_groups_token_gets_no_2xx_on_any_route(two_groups: Any) -> None:
     assert client.get("/api/v1/session", headers=admin).json() == before, "another group's calls changed A's session"
 
 
+def test_another_group_cannot_change_the_room_during_a_session(two_groups: Any) -> None:
+    """The lights and the projector belong to the group in session: B's facilitator gets 404 and nothing moves."""
+    _, client, room, _, other, admin = two_groups
+    from roomctl.devices.service import DevicesService
+
+    engine = room.service(DevicesService).engine
+    before = engine.current
+    for who in ("facilitator of B", "tablet of B"):
+        refused = client.post("/api/v1/scenes/arrival", headers={"Authorization": f"Bearer {other[who]}"})
+        assert refused.status_code == 404, f"{who}: {refused.status_code} {refused.text}"
+    assert engine.current is before, "another group's call started a scene"
+    started = client.post("/api/v1/scenes/arrival", headers=admin)
+    assert started.status_code == 202 and started.json()["name"] == "arrival"
+
+
 def test_another_groups_object_answers_404_like_a_missing_one(two_groups: Any) -> None:
     _, client, _, ids, other, admin = two_groups
     tablet = {"Authorization": f"Bearer {other['tablet of B']}"}

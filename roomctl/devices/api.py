@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from roomctl.api.deps import provide
+from roomctl.api.scope import in_running_session
 from roomctl.api.security import Role, allow
 from roomctl.devices.service import DevicesService
 
@@ -36,9 +37,12 @@ async def get_device(device_id: str, service: DevicesDep) -> dict[str, Any]:
     return result
 
 
-@router.post("/scenes/{name}", dependencies=[allow(*SCENE_CALLERS)], status_code=202)
+@router.post("/scenes/{name}", dependencies=[allow(*SCENE_CALLERS), in_running_session()], status_code=202)
 async def apply_scene(name: str, service: DevicesDep) -> JSONResponse:
     """Start scene ``name``; 202 with the run, 404 for an unknown scene.
+
+    While a session runs, only its group's facilitators (and admins) may change the room: another group's token
+    gets 404, as if no session of theirs ran.
 
     Follow the run on /ws or with GET /api/v1/devices.
     """

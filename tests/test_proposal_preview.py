@@ -233,11 +233,7 @@ def test_without_the_built_deidentifier_nothing_is_stored_or_sent(app_client, fa
 
     client, fac, group, _ = app_client
     room = client.app.state.room  # type: ignore[attr-defined]
-    preload = room.service(ProposalService)._preload
-    for _ in range(400):  # the start-up load in the background finishes first
-        if preload is None or preload.done():
-            break
-        time.sleep(0.025)
+    assert room.service(ProposalService)._preload is None  # no session started here: nothing loads deduce meanwhile
     monkeypatch.setattr(deidentify, "_ENGINE", None)  # as in a fresh process on a machine never set up
     monkeypatch.setenv("ROOMCTL_DEDUCE_DIR", str(tmp_path / "never-built"))
     asked = client.post("/api/v1/sessions/6/proposals", json={"transcript": TRANSCRIPT, "group_id": group},

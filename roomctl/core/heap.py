@@ -7,8 +7,9 @@ used, and deduce's lookup tables once the Dutch de-identification has loaded (mo
 loop, and with it a tap at the door and every screen, waited.
 
 :func:`freeze` moves every object alive now into the permanent generation; later collections walk only what
-came after. It is called once the room serves and after each big load on first use. Reference counting still
-frees a frozen object that is no longer used; only a reference cycle among frozen objects stays.
+came after. It is called once the room serves; each big load on first use (deduce, a model SDK) runs inside
+:func:`loading`, which keeps the collector off while it builds and freezes what it built. Reference counting
+still frees a frozen object that is no longer used; only a reference cycle among frozen objects stays.
 """
 
 from __future__ import annotations

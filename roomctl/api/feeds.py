@@ -40,7 +40,7 @@ def screen_view(room: Room, principal: Principal, *, delta: bool = False) -> Cal
         drop = hidden
         if principal.role not in UNRESTRICTED_ROLES and not compute_scope(room, principal).holds(room_group(room)):
             drop = drop | GROUP_PARTS
-        visible = frozenset(room.screen.owners) - drop
+        visible = room.screen.names - drop
         if visible != shown:
             shown, follower.parts, follower.version = visible, visible, None
         text = follower.next_message()

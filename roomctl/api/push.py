@@ -51,44 +51,71 @@ async def push(
         alive: Asked every :data:`RECHECK_SECONDS`; when it says no, the socket is closed (4401).
     """
     await websocket.accept()
-    changed = asyncio.Event()
-    unsubscribe = subscribe(changed.set)
-    listener = asyncio.ensure_future(_until_gone(websocket))
-    listener.add_done_callback(lambda _: changed.set())
     loop = asyncio.get_running_loop()
-    checked, ended = loop.time(), False
-
-    def token_ended() -> bool:
-        """Ask ``alive`` when :data:`RECHECK_SECONDS` passed since it was last asked (changes or not)."""
-        nonlocal checked, ended
-        if alive is not None and not ended and loop.time() >= checked + RECHECK_SECONDS:
-            checked, ended = loop.time(), not alive()
-        return ended
-
+    wake = _Wake(loop, min(RECHECK_SECONDS, resend_seconds))
+    unsubscribe = subscribe(wake.change)
+    listener = asyncio.ensure_future(_until_gone(websocket))
+    listener.add_done_callback(lambda _: wake.change())
+    resend_at, ended = loop.time(), False
     try:
-        while not listener.done() and not token_ended():
-            changed.clear()
-            message = render()
-            await websocket.send_text(message if isinstance(message, str) else encode(message).decode())
-            resend_at = loop.time() + resend_seconds
-            while not changed.is_set() and (now := loop.time()) < resend_at and not token_ended():
-                wake = resend_at if alive is None else min(resend_at, checked + RECHECK_SECONDS)
-                await _wait_for_change(changed, wake - now)
+        while not listener.done():
+            if wake.ticked:
+                wake.ticked = False
+                if alive is not None and not alive():
+                    ended = True
+                    break
+                wake.changed = wake.changed or loop.time() >= resend_at
+            if wake.changed:
+                wake.changed = False
+                message = render()
+                await websocket.send_text(message if isinstance(message, str) else encode(message).decode())
+                resend_at = loop.time() + resend_seconds
+            await wake.wait()
         if ended:
             log.info("closing a WebSocket: its token was revoked or expired")
             await websocket.close(code=WS_CLOSE_TOKEN_ENDED, reason="token revoked or expired")
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        wake.close()
         listener.cancel()
         unsubscribe()
 
 
-async def _wait_for_change(changed: asyncio.Event, seconds: float) -> None:
-    """Wait in this task (no task per message) for a change, at most ``seconds``."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(max(seconds, 0.0)):
-            await changed.wait()
+class _Wake:
+    """What woke a push loop: a change, or its timer (every ``tick`` seconds, for the token check and the resend).
+
+    One timer per connection for its whole life, not one per wait: a change then costs the loop a flag, an
+    event and the send, which matters when one change goes to fifty clients.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, tick: float) -> None:
+        self.changed = True  # the view is sent on connect
+        self.ticked = False
+        self._event = asyncio.Event()
+        self._loop = loop
+        self._tick = tick
+        self._timer = loop.call_later(tick, self._on_tick)
+
+    def change(self) -> None:
+        """Something changed (or the client left): the loop looks at once."""
+        self.changed = True
+        self._event.set()
+
+    def _on_tick(self) -> None:
+        self.ticked = True
+        self._event.set()
+        self._timer = self._loop.call_later(self._tick, self._on_tick)
+
+    async def wait(self) -> None:
+        """Return when something new happened (at once if it already has)."""
+        if not (self.changed or self.ticked):
+            self._event.clear()
+            await self._event.wait()
+
+    def close(self) -> None:
+        """Stop the timer."""
+        self._timer.cancel()
 
 
 async def _until_gone(websocket: WebSocket) -> None:

@@ -117,6 +117,30 @@ def test_revoked_and_malformed_tokens_are_refused(client_and_tokens: Any) -> Non
         assert client.get("/api/v1/members", headers={"Authorization": bad}).status_code == 401
 
 
+def test_a_guarded_post_looks_its_token_up_once(client_and_tokens: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The middleware checks the token before the body; the route's guard takes its principal, not a second query.
+    _, client, tokens = client_and_tokens
+    import roomctl.api.security as security
+
+    looked_up: list[str] = []
+    verify = security.verify_token
+
+    def counting(db: Any, token: str, *, now: Any) -> Any:
+        looked_up.append(token)
+        return verify(db, token, now=now)
+
+    monkeypatch.setattr(security, "verify_token", counting)
+    headers = {"Authorization": f"Bearer {tokens['facilitator']}"}
+    answer = client.post("/api/v1/session/commands", json={"command": "next"}, headers=headers)
+    assert answer.status_code == 409, answer.text  # no session runs: the guard let it through, the command did not fit
+    assert looked_up == [tokens["facilitator"]]
+    looked_up.clear()
+    refused = client.post("/api/v1/session/commands", json={"command": "next"},
+                          headers={"Authorization": f"Bearer {tokens['kiosk']}"})  # fmt: skip
+    assert refused.status_code == 403, "the guard still checks the role of the principal it was handed"
+    assert looked_up == [tokens["kiosk"]]
+
+
 def test_only_hashes_are_stored(client_and_tokens: Any) -> None:
     app, _, tokens = client_and_tokens
     dump = "\n".join(app.state.room.db.conn.iterdump())

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from roomctl.api import admin_audit
 from roomctl.api.admin_audit import audited_route
 from roomctl.api.problems import problem
-from roomctl.api.security import PublicMarker, authenticate, declared_access
+from roomctl.api.security import AUTHENTICATED_KEY, PublicMarker, authenticate, declared_access
 from roomctl.errors import AuthError
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class AuthBeforeBodyMiddleware:
         if rule is not None and not rule.public:
             try:
                 principal = authenticate(Request(scope))
+                scope.setdefault("state", {})[AUTHENTICATED_KEY] = principal  # the route's guard need not look again
             except AuthError as exc:
                 log.info("refused %s %s before its body: %s", scope["method"], scope["path"], exc.detail)
                 await _refuse(scope, receive, send, exc.status, exc.detail)

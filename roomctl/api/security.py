@@ -24,6 +24,8 @@ from roomctl.api.scope import check_path
 from roomctl.api.tokens import Principal, verify_token
 from roomctl.errors import AuthError, ForbiddenError, NotFoundError
 
+AUTHENTICATED_KEY = "authenticated"
+"""Request state: the principal the body-guarding middleware already authenticated in this request."""
 WS_CLOSE_UNAUTHORIZED = 4401
 """WebSocket close code for a missing or unknown token (4000-4999 are for applications)."""
 WS_CLOSE_FORBIDDEN = 4403
@@ -86,7 +88,9 @@ class RoleGuard:
         self.roles = roles
 
     def _check(self, conn: Request | WebSocket) -> Principal:
-        principal = authenticate(conn)
+        principal = getattr(conn.state, AUTHENTICATED_KEY, None)
+        if not isinstance(principal, Principal):
+            principal = authenticate(conn)
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise ForbiddenError(f"a {principal.role.value} token may not do this; it needs one of: {allowed}")

@@ -16,7 +16,7 @@ from roomctl.api.roles import Role
 from roomctl.api.security import PublicMarker, RoleGuard, declared_access
 from roomctl.config import Settings
 from roomctl.core.clock import RunningClock
-from roomctl.runtime import build_room
+from roomctl.runtime import CAPABILITIES, build_room
 from tests.conftest import role_tokens
 
 PATH_PARAM = re.compile(r"{([^}:]+)(:[^}]+)?}")
@@ -368,3 +368,35 @@ def test_admin_changes_are_audited_append_only(client_and_tokens: Any) -> None:
         with pytest.raises(sqlite3.DatabaseError):
             room.db.execute(statement)
     assert client.get("/api/v1/admin/audit", headers={"Authorization": f"Bearer {tokens['facilitator']}"}).status_code == 403
+
+
+def test_no_two_capabilities_route_the_same_path(settings: Settings, clock: RunningClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # create_app includes some capabilities' routers first (MATCHED_FIRST); that is safe only while the order
+    # changes no answer: every route's path goes to the same endpoint whichever order the routers are in.
+    from starlette.routing import compile_path
+
+    import roomctl.api.app as app_module
+
+    room = build_room(settings, clock)
+
+    def resolver(app: Any) -> Any:
+        table = [(route.methods, compile_path(path)[0], route.endpoint)
+                 for path, route in walk_routes(app) if isinstance(route, APIRoute)]  # fmt: skip
+        return lambda method, path: next((e for methods, rx, e in table if method in methods and rx.match(path)), None)
+
+    ordered = resolver(create_app(room))
+    monkeypatch.setattr(app_module, "MATCHED_FIRST", ())
+    as_listed = resolver(create_app(room))
+    monkeypatch.setattr(app_module, "MATCHED_FIRST", tuple(reversed([c.__name__.split(".")[1] for c in CAPABILITIES])))
+    reversed_order = resolver(create_app(room))
+    checked = 0
+    for path, route in walk_routes(create_app(room)):
+        if isinstance(route, APIRoute):
+            for method in route.methods:
+                sample = _fill(path)
+                assert ordered(method, sample) is not None, f"{method} {sample} matches no route"
+                assert ordered(method, sample) is as_listed(method, sample) is reversed_order(method, sample), (
+                    f"{method} {sample} goes to another endpoint when the routers are included in another order"
+                )
+                checked += 1
+    assert checked > 50

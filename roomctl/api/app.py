@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -14,7 +15,13 @@ from roomctl.api import core_routes, pages
 from roomctl.api.limits import AuthBeforeBodyMiddleware, SecurityHeadersMiddleware
 from roomctl.api.problems import install_problem_handlers
 from roomctl.core.room import Room
-from roomctl.runtime import API_PREFIX, CAPABILITIES
+from roomctl.runtime import API_PREFIX, CAPABILITIES, capability_name
+
+MATCHED_FIRST = ("session", "access")
+"""Capabilities whose routes are included first. FastAPI tries a request against the routes in order, so the
+tablet's commands and the door's taps are not first compared with every booking route (bench_ws: about
+0.15 ms of a command). No two capabilities' routes match the same path (tested), so the order changes no
+answer."""
 
 
 def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
@@ -46,11 +53,16 @@ def create_app(room: Room, *, manage_room: bool = True) -> FastAPI:
     app.state.room = room
     install_problem_handlers(app)
     app.include_router(core_routes.router)
-    for capability in CAPABILITIES:
+    for capability in sorted(CAPABILITIES, key=_route_rank):
         if capability.router is not None:
             app.include_router(capability.router, prefix=API_PREFIX)
     app.include_router(pages.router)  # last: its /{page} route must not shadow the API
     return app
+
+
+def _route_rank(capability: ModuleType) -> int:
+    name = capability_name(capability)
+    return MATCHED_FIRST.index(name) if name in MATCHED_FIRST else len(MATCHED_FIRST)
 
 
 def walk_routes(app: FastAPI) -> Iterator[tuple[str, BaseRoute]]:

@@ -50,6 +50,9 @@ class RecordingProvider:
         return LlmAnswer(tool_input={"title": self.drafts[-1]}, input_tokens=3, output_tokens=5, model="m",
                          stop_reason="tool_use")  # fmt: skip
 
+    async def warm(self, key: str) -> None:
+        self.threads.append(threading.current_thread().name)
+
     async def close(self) -> None:
         self.closed_on = threading.current_thread().name
 
@@ -102,3 +105,11 @@ async def test_every_configured_provider_runs_on_the_sdk_thread() -> None:
         provider = make_provider(LlmSettings(provider=name, model="m", base_url="http://127.0.0.1:9"))
         assert isinstance(provider, ThreadedProvider) and provider.name == name
         await provider.close()
+
+
+async def test_warming_up_runs_on_the_sdk_thread() -> None:
+    inner = RecordingProvider(["{"])
+    provider = ThreadedProvider(inner)
+    await provider.warm("")
+    assert inner.threads == [THREAD_NAME]
+    await provider.close()

@@ -15,6 +15,7 @@ from roomctl.api.app import create_app
 from roomctl.api.tokens import create_token
 from roomctl.config import Settings
 from roomctl.core.clock import ManualClock
+from roomctl.proposal.llm_thread import ThreadedProvider
 from roomctl.proposal.service import ProposalService
 from tests.conftest import wait_for
 from tests.fake_anthropic import FakeAnthropic, Reply
@@ -244,3 +245,19 @@ def test_without_the_built_deidentifier_nothing_is_stored_or_sent(app_client, fa
     assert client.get("/healthz").json()["components"]["llm"]["status"] == "degraded"
     assert room.db.execute("select count(*) from proposal_previews").fetchone()[0] == 0
     assert fake.requests == [] and not (tmp_path / "never-built").exists()
+
+
+async def test_a_preview_loads_the_model_sdk_while_the_group_reads_it_and_sends_nothing(make_settings, fake) -> None:
+    # The first call of a process imports the SDK (seconds of interpreter time on the SDK thread): done while
+    # the preview is on the tablet, the send that follows does not pay it while the room serves commands.
+    room = build_room(make_settings(llm={"base_url": fake.base_url}))
+    group = seed_group(room)
+    async with running(room) as svc:
+        provider = svc.outbox.provider
+        assert isinstance(provider, ThreadedProvider)
+        clients = provider.provider._clients.clients  # type: ignore[attr-defined]
+        assert clients == {}
+        kept, _ = svc.ask(1, transcript=TRANSCRIPT, group_id=group)
+        assert kept["state"] == "preview"
+        await wait_for(lambda: len(clients) == 1, timeout=10)
+        assert fake.requests == [], "warming up opens no connection and sends nothing"

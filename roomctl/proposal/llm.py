@@ -257,6 +257,10 @@ class Provider(Protocol):
         """
         ...
 
+    async def warm(self, key: str) -> None:
+        """Load what the first :meth:`write` would (the SDK and its client); sends nothing."""
+        ...
+
     async def close(self) -> None:
         """Close open connections."""
         ...
@@ -308,6 +312,10 @@ class AnthropicProvider:
     async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
         """One streamed Messages API call (:func:`stream_proposal`)."""
         return await stream_proposal(self._clients.get(key), body, on_draft)
+
+    async def warm(self, key: str) -> None:
+        """Make the client for ``key`` (the first imports the SDK); no connection is opened."""
+        self._clients.get(key)
 
     async def close(self) -> None:
         """Close the SDK clients."""
@@ -401,6 +409,10 @@ class OpenAICompatibleProvider:
         return LlmAnswer(tool_input=data, input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
                          model=model, stop_reason=finish)
 
+    async def warm(self, key: str) -> None:
+        """Make the client for ``key`` (the first imports the SDK); no connection is opened."""
+        self._clients.get(key)
+
     async def close(self) -> None:
         """Close the SDK clients."""
         await self._clients.close()
@@ -437,6 +449,15 @@ class DemoProvider:
         from roomctl.proposal import demo_writer
 
         return await stream_proposal(demo_writer.make_client(key), body, on_draft)  # type: ignore[arg-type]
+
+    async def warm(self, key: str) -> None:
+        """Import what writing imports: the writer and the Anthropic SDK's stream types."""
+        with heap.loading("model SDK loaded"):
+            import anthropic  # noqa: F401  (stream_proposal's exception types)
+
+            from roomctl.proposal import demo_writer
+
+            demo_writer.make_client(key)
 
     async def close(self) -> None:
         """Nothing to close."""

@@ -69,6 +69,10 @@ class ThreadedProvider:
         finally:
             draft.close()
 
+    async def warm(self, key: str) -> None:
+        """Run the provider's ``warm`` on the SDK thread (its imports hold the interpreter there, not here)."""
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.provider.warm(key), self._started()))
+
     async def close(self) -> None:
         """Close the provider's clients on their thread, then end the thread."""
         loop, thread = self._loop, self._thread

@@ -159,6 +159,16 @@ class Outbox:
             },
         )
 
+    def warm(self) -> None:
+        """Load the model SDK in the background now, before the group sends (a preview is on the tablet).
+
+        The first call of a process imports the SDK: a few seconds of interpreter time on the SDK thread. Done
+        while the group reads its preview, the send that follows streams at once. Nothing is sent.
+        """
+        key = self.provider.read_key() or ""
+        if key or not self.provider.needs_key:
+            self.room.spawn(self.provider.warm(key), name="model SDK warm-up")
+
     def _backoff(self, attempts: int) -> float:
         return float(min(self.settings.max_backoff_seconds, self.backoff_base * 2 ** max(attempts - 1, 0)))
 

@@ -305,6 +305,7 @@ class ProposalService:
             )
             log.info("proposal preview %d kept for the group (%s, session %d, %d replaced)", preview_id,
                      row["kind"], row["session_id"], row["redactions"])
+            self.outbox.warm()  # while the group reads it
             return self._public_preview(row)
         request, _ = self.send(preview_id, [])
         return request

@@ -64,6 +64,8 @@ TIMEOUT_SECONDS = 10.0
 LLM_KEY = "sk-bench"
 PROPOSAL_EVENT_SECONDS = 0.05
 """The fake model streams 40 characters every 50 ms (800 characters a second: faster than real models)."""
+FIRST_DRAFT_TIMEOUT_SECONDS = 60.0
+"""Longest wait for the first proposal's draft on the screen before measuring (--busy)."""
 STAGES = ("decide", "store", "view", "encode", "events it causes", "send (sum)", "send (first to last)")
 
 
@@ -280,6 +282,10 @@ class Busy:
         try:
             while worker.busy is None and not self._tasks[0].done():
                 await asyncio.sleep(0.1)
+            if asked is not None:  # the first call imports the SDK (once a process): measure the streaming after it
+                async with asyncio.timeout(FIRST_DRAFT_TIMEOUT_SECONDS):
+                    while self.drafts == 0:
+                        await asyncio.sleep(0.05)
             yield self
         finally:
             self._stop.set()

@@ -165,6 +165,10 @@ class Outbox:
         The first call of a process imports the SDK: a few seconds of interpreter time on the SDK thread. Done
         while the group reads its preview, the send that follows streams at once. Nothing is sent.
         """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # asked outside the room's loop (a script): the send loads it
+            return
         key = self.provider.read_key() or ""
         if key or not self.provider.needs_key:
             self.room.spawn(self.provider.warm(key), name="model SDK warm-up")

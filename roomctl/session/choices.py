@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
 from roomctl.errors import NotFoundError, ValidationError
-from roomctl.session.kader import KaderStore
+from roomctl.session.kader import KaderStore, Question
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +148,21 @@ class SessionChoices:
             case _:
                 raise ValidationError(f"{command!r} is not a choice; use situation, problem, choose or note")
 
-    def question_texts(self, ids: tuple[str, ...], notes: dict[str, str]) -> list[dict[str, str]]:
-        """The questions ``ids`` with their texts and the group's note (unknown ids are skipped and logged)."""
+    def question_texts(
+        self, ids: tuple[str, ...], notes: dict[str, str], known: Mapping[str, Question] | None = None
+    ) -> list[dict[str, str]]:
+        """The questions ``ids`` with their texts and the group's note (unknown ids are skipped and logged).
+
+        Args:
+            ids: The questions, in order.
+            notes: The group's notes by question.
+            known: The kader's questions by id, when the caller read them already (else each is looked up).
+        """
         texts = []
         for question_id in ids:
             try:
-                question = self.kader.get(question_id)
-            except NotFoundError:
+                question = self.kader.get(question_id) if known is None else known[question_id]
+            except (NotFoundError, KeyError):
                 log.warning("a step names unknown kader question %s", question_id)
                 continue
             entry = {"id": question.id, "nl": question.nl, "en": question.en}

@@ -418,7 +418,9 @@ class SessionService:
             return
         view = self.state.view(self.room.clock.now())
         choices = self.choices.view(self.session_id)
-        view["step"]["question_texts"] = self.choices.question_texts(self.state.questions, choices["notes"])
+        kader = self.kader.list()  # one read for the step's, the chosen and all questions
+        known = {q.id: q for q in kader}
+        view["step"]["question_texts"] = self.choices.question_texts(self.state.questions, choices["notes"], known)
         group = self.repo.group(self.group_id) if self.group_id else None
         view.update(
             {
@@ -427,10 +429,10 @@ class SessionService:
                 "present": self.present(),
                 "work_situation": choices["work_situation"],
                 "problem": choices["problem"],
-                "chosen": self.choices.question_texts(tuple(choices["chosen"]), choices["notes"]),
+                "chosen": self.choices.question_texts(tuple(choices["chosen"]), choices["notes"], known),
                 "notes": choices["notes"],
                 "clip_progress": self.clip_progress,
-                "kader": [{"id": q.id, "nl": q.nl, "en": q.en} for q in self.kader.list()],
+                "kader": [{"id": q.id, "nl": q.nl, "en": q.en} for q in kader],
             }
         )
         self._screen.set(view)

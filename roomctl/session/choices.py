@@ -148,21 +148,21 @@ class SessionChoices:
             case _:
                 raise ValidationError(f"{command!r} is not a choice; use situation, problem, choose or note")
 
+    @staticmethod
     def question_texts(
-        self, ids: tuple[str, ...], notes: dict[str, str], known: Mapping[str, Question] | None = None
+        ids: tuple[str, ...], notes: dict[str, str], known: Mapping[str, Question]
     ) -> list[dict[str, str]]:
         """The questions ``ids`` with their texts and the group's note (unknown ids are skipped and logged).
 
         Args:
             ids: The questions, in order.
             notes: The group's notes by question.
-            known: The kader's questions by id, when the caller read them already (else each is looked up).
+            known: The kader's questions by id (the caller reads them once for all it shows).
         """
         texts = []
         for question_id in ids:
-            try:
-                question = self.kader.get(question_id) if known is None else known[question_id]
-            except (NotFoundError, KeyError):
+            question = known.get(question_id)
+            if question is None:
                 log.warning("a step names unknown kader question %s", question_id)
                 continue
             entry = {"id": question.id, "nl": question.nl, "en": question.en}

@@ -16,7 +16,7 @@ from roomctl.api.roles import Role
 from roomctl.api.security import PublicMarker, RoleGuard, declared_access
 from roomctl.config import Settings
 from roomctl.core.clock import RunningClock
-from roomctl.runtime import CAPABILITIES, build_room
+from roomctl.runtime import CAPABILITIES, build_room, capability_name
 from tests.conftest import role_tokens
 
 PATH_PARAM = re.compile(r"{([^}:]+)(:[^}]+)?}")
@@ -387,7 +387,7 @@ def test_no_two_capabilities_route_the_same_path(settings: Settings, clock: Runn
     ordered = resolver(create_app(room))
     monkeypatch.setattr(app_module, "MATCHED_FIRST", ())
     as_listed = resolver(create_app(room))
-    monkeypatch.setattr(app_module, "MATCHED_FIRST", tuple(reversed([c.__name__.split(".")[1] for c in CAPABILITIES])))
+    monkeypatch.setattr(app_module, "MATCHED_FIRST", tuple(reversed([capability_name(c) for c in CAPABILITIES])))
     reversed_order = resolver(create_app(room))
     checked = 0
     for path, route in walk_routes(create_app(room)):

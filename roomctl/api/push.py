@@ -48,7 +48,8 @@ async def push(
         subscribe: Where changes are announced.
         render: The message to send (called on the loop, once per send).
         resend_seconds: Without a change the view is sent again this often (keeps proxies and NATs open).
-        alive: Asked every :data:`RECHECK_SECONDS`; when it says no, the socket is closed (4401).
+        alive: Asked on the loop's timer (every :data:`RECHECK_SECONDS`, or ``resend_seconds`` if shorter); when
+            it says no, the socket is closed (4401).
     """
     await websocket.accept()
     loop = asyncio.get_running_loop()

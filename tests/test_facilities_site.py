@@ -65,16 +65,20 @@ async def test_two_instances_each_show_both_rooms_live(
                 token = live.tokens["facilities"]
                 seen: dict[str, dict[str, Any]] = {}
 
-                async def both(live: Any = live, token: str = token, seen: dict[str, Any] = seen) -> bool:
+                other_id = "b" if live.settings.room.id == "a" else "a"
+
+                async def both(live: Any = live, token: str = token, seen: dict[str, Any] = seen, other_id: str = other_id) -> bool:
+                    # the other room's availability may arrive before its first state: wait for the state itself
                     seen.update(await rooms_of(live.url, token))
-                    return {"a", "b"} <= set(seen)
+                    return {"a", "b"} <= set(seen) and seen[other_id]["updated_at"] is not None
 
                 for _ in range(100):
                     if await both():
                         break
                     await asyncio.sleep(0.05)
                 assert {"a", "b"} <= set(seen), f"{live.settings.room.id} sees only {sorted(seen)}"
-                other = seen["b" if live.settings.room.id == "a" else "a"]
+                other = seen[other_id]
+                assert other["updated_at"] is not None, f"{live.settings.room.id} has no state of {other_id}: {other}"
                 assert other["local"] is False and other["availability"] == "online"
                 # the demo seed books each room around now: booked, nobody in, a locked door
                 assert other["status"] == "booked", other

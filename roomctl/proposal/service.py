@@ -75,7 +75,7 @@ class ProposalService:
         self.room = room
         self.settings = room.settings.llm
         self.store = ProposalStore(room.db)
-        self.source: ContextSource = source or DatabaseContextSource(room.db, room.settings.room.language)
+        self.source: ContextSource = source or DatabaseContextSource(room.db, room.settings.room.language, room.clock.now)
         self.outbox = outbox or Outbox(room, self.store)
         self.outbox.on_done = self._done
         self._preload: asyncio.Task[None] | None = None

@@ -11,6 +11,7 @@ This module is the proposal capability's one place of calls into other capabilit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -48,9 +49,13 @@ class ContextSource(Protocol):
 class DatabaseContextSource:
     """Reads the shared tables of the room's database (see the module docstring)."""
 
-    def __init__(self, db: sqlite_utils.Database, language: str = "nl") -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, language: str = "nl", now: Callable[[], datetime] | None = None
+    ) -> None:
+        """Read ``db``; kader questions in ``language``; ``now`` is the room clock's (the session's stores take it)."""
         self.db = db
         self.language = language
+        self.now = now or (lambda: datetime.now(UTC))
 
     def _has(self, table: str, *columns: str) -> bool:
         if table not in self.db.table_names():
@@ -88,8 +93,8 @@ class DatabaseContextSource:
         from roomctl.session.choices import SessionChoices
         from roomctl.session.kader import KaderStore
 
-        kader = KaderStore(self.db)
+        kader = KaderStore(self.db, now=self.now)
         try:
-            return SessionChoices(self.db, kader, lambda: datetime.now(UTC)).material(session_id, self.language)
+            return SessionChoices(self.db, kader, self.now).material(session_id, self.language)
         except NotFoundError:
             return {"work_situation": "", "problem": "", "kader_notes": []}

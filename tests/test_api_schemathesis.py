@@ -62,4 +62,11 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_break(
         output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_SECONDS)
     text = output.decode("utf-8", errors="replace")
     assert "Tested: " in text, text[-3000:]
-    assert process.returncode == 0, text[-6000:]
+    assert process.returncode == 0, failures(text)
+
+
+def failures(text: str) -> str:
+    """A failed run's errors and failures sections (the tail is mostly warnings), then its summary."""
+    starts = [text.find(header) for header in ("= ERRORS =", "= FAILURES =") if header in text]
+    head = text[min(starts) : min(starts) + 6000] if starts else ""
+    return f"{head}\n...\n{text[-2500:]}"

@@ -93,6 +93,26 @@ async def test_a_session_opens_with_last_time_and_the_tablet_follows_it_up(live_
     await release_sockets(live_room, kiosk, tablet)
 
 
+async def test_typing_on_the_tablet_survives_a_change_of_the_room(live_room: LiveRoom, browser: Any) -> None:
+    """A colleague tapping in while the week's situations are typed neither blurs the field nor loses a letter."""
+    tablet = await browser.new_page(viewport=TABLET_PORTRAIT)
+    await tablet.goto(f"{live_room.url}/tablet#token={live_room.tokens['facilitator']}")
+    await tablet.wait_for_selector("[data-testid=no-session]", timeout=UI_TIMEOUT_MS)
+    async with httpx.AsyncClient(base_url=live_room.url, headers=live_room.headers("reader")) as reader:
+        assert (await reader.post("/api/v1/door/taps", json={"uid": DEMO_MEMBERS[0][1]})).json()["granted"] is True
+        field = tablet.locator("[data-testid=week-situations]")
+        await field.click()
+        await tablet.keyboard.type("Overdracht ")
+        assert (await reader.post("/api/v1/door/taps", json={"uid": DEMO_MEMBERS[1][1]})).json()["granted"] is True
+        await tablet.locator("[data-testid=tablet-present]", has_text=DEMO_MEMBERS[1][0]).wait_for(timeout=UI_TIMEOUT_MS)
+    await tablet.keyboard.type("aan de avonddienst")
+    assert await field.input_value() == "Overdracht aan de avonddienst"
+    assert await tablet.evaluate("document.activeElement.dataset.testid") == "week-situations"
+    await tablet.locator("[data-testid=week-save]").click()
+    await tablet.locator("[data-testid=today-situation-0]", has_text="Overdracht aan de avonddienst").wait_for(timeout=UI_TIMEOUT_MS)
+    await release_sockets(live_room, tablet)
+
+
 async def test_a_member_composes_their_trajectory_on_their_own_phone(live_room: LiveRoom, browser: Any) -> None:
     room = live_room.room
     anna = BookingRepository(room.db).members()[0]

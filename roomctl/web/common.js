@@ -289,3 +289,18 @@ export function h(tag, attrs = {}, ...children) {
   }
   return el;
 }
+
+/**
+ * Make `nodes` the children of `parent`, in order, without moving a node that is already one of them.
+ *
+ * `replaceChildren` takes every child out of the document and back in; a field being typed in loses its focus on
+ * the way, and the rest of what is typed goes nowhere. Here only the nodes that change are inserted or removed.
+ */
+export function placeChildren(parent, nodes) {
+  const wanted = new Set(nodes);
+  for (const child of [...parent.childNodes]) if (!wanted.has(child)) child.remove();
+  nodes.forEach((node, i) => {
+    const here = parent.childNodes[i] ?? null;
+    if (here !== node) parent.insertBefore(node, here);
+  });
+}

@@ -1,7 +1,7 @@
 // The facilitator's tablet (10 inch, portrait or landscape): paired with the PIN on the projector, it steers the
 // session. Every tablet follows the same screen state over /ws, so several tablets stay in sync; a section
 // whose text field has the focus is left alone while the state changes, so typing is never interrupted.
-import { ApiError, api, clock, countdown, deviceState, followScreen, h, lang, remainingSeconds, setLang, setTimeZone, setToken, t, timerMood, token, word } from "/static/common.js";
+import { ApiError, api, clock, countdown, deviceState, followScreen, h, lang, placeChildren, remainingSeconds, setLang, setTimeZone, setToken, t, timerMood, token, word } from "/static/common.js";
 import { weekSections } from "/static/tablet-weeks.js";
 
 const TICK_MS = 1000;
@@ -362,8 +362,8 @@ function render(force = false) {
   }
   const controls = fresh.filter((s) => CONTROL_KEYS.has(s.dataset.key));
   controls.sort((a, b) => CONTROL_ORDER.indexOf(a.dataset.key) - CONTROL_ORDER.indexOf(b.dataset.key));
-  controlsPane.replaceChildren(banner, ...controls);
-  contentPane.replaceChildren(...fresh.filter((s) => !CONTROL_KEYS.has(s.dataset.key)));
+  placeChildren(controlsPane, [banner, ...controls]);  // never moves the kept section: its field keeps focus
+  placeChildren(contentPane, fresh.filter((s) => !CONTROL_KEYS.has(s.dataset.key)));
   if (main.firstChild !== controlsPane || main.lastChild !== contentPane) main.replaceChildren(controlsPane, contentPane);
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from roomctl.access.service import AccessService
 from roomctl.config import Settings
 from roomctl.devices.broker import Broker, free_port
+from roomctl.facilities.alerts import AlertStore, Condition
 from roomctl.facilities.service import FacilitiesService
 from roomctl.speech.service import SpeechService
+from roomctl.store.db import open_database
 from tests.conftest import serving, wait_for
 
 
@@ -174,3 +177,29 @@ async def test_alerts_are_raised_listed_acknowledged_published_and_cleared(tmp_p
     finally:
         node.loop_stop()
         node.disconnect()
+
+
+def test_a_status_change_that_changes_no_alert_touches_no_table() -> None:
+    """Every tablet command changes the room status; while the conditions stay, the store neither reads nor writes."""
+    store = AlertStore(open_database(":memory:"))
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    co2 = Condition("co2_high:co2", "sensor_out_of_range", "warning", "CO2 1450 ppm", {"value": 1450})
+    raised, cleared = store.reconcile([co2], now)
+    assert [a["key"] for a in raised] == ["co2_high:co2"] and cleared == []
+    assert [a["key"] for a in store.active()] == ["co2_high:co2"]  # read once after the change
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    for _ in range(3):
+        assert store.reconcile([co2], now) == ([], [])
+        assert [a["key"] for a in store.active()] == ["co2_high:co2"]
+    assert statements == []
+
+    store.active()[0]["detail"]["value"] = 0  # a caller's copy, not the store's
+    assert store.active()[0]["detail"] == {"value": 1450}
+    store.acknowledge(raised[0]["id"], "facilities", now)
+    assert store.active()[0]["acknowledged"] is True
+    assert statements, "an acknowledgement is written"
+    raised, cleared = store.reconcile([], now)
+    assert raised == [] and [a["key"] for a in cleared] == ["co2_high:co2"]
+    assert store.active() == []
+    assert store.db.execute("select count(*) from alerts where cleared_at is null").fetchone()[0] == 0

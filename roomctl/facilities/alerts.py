@@ -8,6 +8,7 @@ that flaps makes a new alert each time it comes back, with its own times.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
@@ -68,10 +69,22 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class AlertStore:
-    """The ``alerts`` table."""
+    """The ``alerts`` table.
+
+    The active alerts are kept in memory between changes: every change of the room status asks for them (each
+    tablet command changes the status), and they change only through this store, which the room's process is
+    the one writer of.
+    """
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self._active: list[dict[str, Any]] | None = None  # as last read; None: read them again
+
+    def _active_now(self) -> list[dict[str, Any]]:
+        if self._active is None:
+            sql = "select * from alerts where cleared_at is null order by raised_at desc, id desc"
+            self._active = [_decode(r) for r in self.db.query(sql)]
+        return self._active
 
     def get(self, alert_id: int) -> dict[str, Any]:
         """One alert.
@@ -85,8 +98,8 @@ class AlertStore:
         return _decode(rows[0])
 
     def active(self) -> list[dict[str, Any]]:
-        """Alerts not cleared, newest first."""
-        return [_decode(r) for r in self.db.query("select * from alerts where cleared_at is null order by raised_at desc, id desc")]
+        """Alerts not cleared, newest first (copies: the caller may change them)."""
+        return copy.deepcopy(self._active_now())
 
     def listing(self, state: str = "open", limit: int = 100) -> list[dict[str, Any]]:
         """Alerts in ``state`` (see :data:`ALERT_STATES`), newest first.
@@ -107,12 +120,18 @@ class AlertStore:
         return [_decode(r) for r in self.db.query(sql, [limit])]
 
     def reconcile(self, conditions: list[Condition], now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Raise alerts for new conditions and clear those whose condition ended; returns (raised, cleared)."""
+        """Raise alerts for new conditions and clear those whose condition ended; returns (raised, cleared).
+
+        When the conditions match the active alerts, nothing is written (nor read, once they are in memory).
+        """
         wanted = {c.key: c for c in conditions}
-        active = {r["key"]: r for r in self.db.query("select id, key from alerts where cleared_at is null")}
+        active = {a["key"]: a for a in self._active_now()}
+        if wanted.keys() == active.keys():
+            return [], []
         raised_ids: list[int] = []
         cleared_ids: list[int] = []
         stamp = now.isoformat()
+        self._active = None
         with self.db.atomic():
             for key, condition in wanted.items():
                 if key in active:
@@ -155,6 +174,7 @@ class AlertStore:
                 acknowledged_by=alert["acknowledged_by"],
                 acknowledged_at=alert["acknowledged_at"],
             )
+        self._active = None
         with self.db.atomic():
             self.db.execute(
                 "update alerts set acknowledged_at = ?, acknowledged_by = ? where id = ? and acknowledged_at is null",

@@ -108,16 +108,22 @@ class FacilitiesService:
         self.site.set_own(self._own_state(), self.published_alerts())
 
     def _on_status(self, snapshot: dict[str, Any]) -> None:
-        self._update_own()
+        """The status changed: this room's row and the alerts follow after the change's turn of the loop.
+
+        A tablet command changes the status; its answer and the screens' fan-out go first, and a command that
+        changes several parts costs one update.
+        """
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:
+        except RuntimeError:  # start-up, a script: at once
+            self._update_own()
             return
         if self._check_soon is None:
-            self._check_soon = loop.call_soon(self._status_check)
+            self._check_soon = loop.call_soon(self._after_status)
 
-    def _status_check(self) -> None:
+    def _after_status(self) -> None:
         self._check_soon = None
+        self._update_own()
         self.check(full=False)
 
     # -- alerts ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -244,11 +245,20 @@ def make_certs(tmp_path: Path) -> Path:
     return certs
 
 
+MARKERS = itertools.count(1)
+"""Numbers the markers :func:`settle` sends."""
+
+
 def settle(sender: Client, receiver: Client, marker_topic: str) -> None:
-    """Send a marker the receiver may get; once it arrived, everything sent before it has arrived too."""
-    sender.publish(marker_topic, b"marker")
+    """Send a marker the receiver may get; once it arrived, everything sent before it has arrived too.
+
+    Each marker is new: devices that share a topic (the CO2 node's sensors share its status topic) must not
+    find the marker an earlier device sent there and stop waiting before their own messages arrived.
+    """
+    marker = f"marker {next(MARKERS)}".encode()
+    sender.publish(marker_topic, marker)
     deadline = time.monotonic() + 5
-    while (marker_topic, b"marker") not in receiver.received():
+    while (marker_topic, marker) not in receiver.received():
         assert time.monotonic() < deadline, f"marker on {marker_topic} never arrived"
         time.sleep(0.01)
 

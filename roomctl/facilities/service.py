@@ -110,8 +110,8 @@ class FacilitiesService:
     def _on_status(self, snapshot: dict[str, Any]) -> None:
         """The status changed: this room's row and the alerts follow after the change's turn of the loop.
 
-        A tablet command changes the status; its answer and the screens' fan-out go first, and a command that
-        changes several parts costs one update.
+        A tablet command changes the status; its answer goes first, and a command that changes several parts
+        costs one update.
         """
         try:
             loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from roomctl.proposal import deidentify
+from roomctl.proposal import deduce_engine, deidentify
 from tests.deidentify_corpus import load, score
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=60_000)
     args = parser.parse_args()
     started = time.perf_counter()
-    deidentify.load_deduce()
+    deduce_engine.load_deduce()
     print(f"load deduce (built lookup data)          : {(time.perf_counter() - started) * 1000:7.0f} ms")
     corpus = load()
     started = time.perf_counter()

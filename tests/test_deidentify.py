@@ -13,17 +13,10 @@ import pytest
 
 from roomctl.config import Settings
 from roomctl.core.clock import ManualClock
-from roomctl.proposal import deidentify
-from roomctl.proposal.deidentify import (
-    Deidentification,
-    deduce_dir,
-    deduce_loaded,
-    deduce_ready,
-    deidentifier,
-    fold,
-    name_forms,
-    split_name,
-)
+from roomctl.proposal import deduce_engine
+from roomctl.proposal.deduce_engine import deduce_dir, deduce_loaded, deduce_ready
+from roomctl.proposal.deidentify import Deidentification, deidentifier
+from roomctl.proposal.name_forms import fold, name_forms, split_name
 from roomctl.proposal.prompt import ProposalInput, build_material, truncate_transcript
 from roomctl.proposal.service import ProposalService
 from roomctl.proposal.sources import DatabaseContextSource
@@ -201,7 +194,7 @@ def test_set_up_builds_once_into_a_readable_directory_and_the_service_never_buil
 
 
 def test_loading_deduce_leaves_the_logging_configuration_alone() -> None:
-    code = ("import logging; from roomctl.proposal.deidentify import load_deduce; load_deduce(); "
+    code = ("import logging; from roomctl.proposal.deduce_engine import load_deduce; load_deduce(); "
             "root = logging.getLogger(); print(root.level, len(root.handlers))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.split() == [str(30), "0"]  # WARNING, no handler: deduce's basicConfig(DEBUG) undone
@@ -210,7 +203,7 @@ def test_loading_deduce_leaves_the_logging_configuration_alone() -> None:
 def test_deduce_once_loaded_is_out_of_the_garbage_collectors_reach() -> None:
     # A full collection walks every tracked object with the GIL held: over deduce's lookup tables it held the
     # room's loop (and a tap at the door) for 165-290 ms. Once loaded they are frozen out of its reach.
-    code = ("import gc; from roomctl.proposal.deidentify import load_deduce; load_deduce(); "
+    code = ("import gc; from roomctl.proposal.deduce_engine import load_deduce; load_deduce(); "
             "print(gc.get_freeze_count(), len(gc.get_objects()))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     frozen, tracked = map(int, result.stdout.split())
@@ -223,7 +216,7 @@ async def test_deduce_loads_when_a_session_starts_not_when_the_room_does(
 ) -> None:
     """A room at rest keeps deduce's 55 MB out of memory (issue 17); a session's group finds it loaded."""
     assert settings.room.language == "nl"
-    monkeypatch.setattr(deidentify, "_ENGINE", None)  # as in a freshly started service
+    monkeypatch.setattr(deduce_engine, "_ENGINE", None)  # as in a freshly started service
     async with running_room(settings, ManualClock(INSTANTS["midday"])) as room:
         service = room.service(ProposalService)
         assert service._preload is None and not deduce_loaded()

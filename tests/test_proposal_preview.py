@@ -230,12 +230,12 @@ async def test_what_was_sent_expires_on_time_without_a_restart_or_an_ask(make_se
 
 
 def test_without_the_built_deidentifier_nothing_is_stored_or_sent(app_client, fake, monkeypatch, tmp_path) -> None:
-    from roomctl.proposal import deidentify
+    from roomctl.proposal import deduce_engine
 
     client, fac, group, _ = app_client
     room = client.app.state.room  # type: ignore[attr-defined]
     assert room.service(ProposalService)._preload is None  # no session started here: nothing loads deduce meanwhile
-    monkeypatch.setattr(deidentify, "_ENGINE", None)  # as in a fresh process on a machine never set up
+    monkeypatch.setattr(deduce_engine, "_ENGINE", None)  # as in a fresh process on a machine never set up
     monkeypatch.setenv("ROOMCTL_DEDUCE_DIR", str(tmp_path / "never-built"))
     asked = client.post("/api/v1/sessions/6/proposals", json={"transcript": TRANSCRIPT, "group_id": group},
                         headers=fac)

@@ -9,7 +9,7 @@ from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
 from roomctl.devices.bus import MqttBus
 from roomctl.proposal.api import router
-from roomctl.proposal.deidentify import deduce_loaded, deduce_ready
+from roomctl.proposal.deduce_engine import deduce_loaded, deduce_ready
 from roomctl.proposal.schema import MIGRATIONS
 from roomctl.proposal.service import ProposalService
 

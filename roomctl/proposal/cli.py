@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from roomctl.cli_options import RoomctlGroup
-from roomctl.proposal import deidentify
+from roomctl.proposal import deduce_engine, deidentify
 
 dir_option = click.option(
     "--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=None,
-    help=f"Where the built lookup data goes (default: ${deidentify.DEDUCE_DIR_ENV}, else <venv>/share/roomctl/deduce).",
+    help=f"Where the built lookup data goes (default: ${deduce_engine.DEDUCE_DIR_ENV}, else <venv>/share/roomctl/deduce).",
 )  # fmt: skip
 
 
@@ -32,10 +32,10 @@ def deidentify_group() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when all is well.")
 def build_command(directory: Path | None, force: bool, quiet: bool) -> None:
     """Build deduce's lookup structures (a few seconds; nothing to do when already built)."""
-    target = directory or deidentify.deduce_dir()
-    was_ready = deidentify.deduce_ready(target) and not force
+    target = directory or deduce_engine.deduce_dir()
+    was_ready = deduce_engine.deduce_ready(target) and not force
     started = time.monotonic()
-    deidentify.build_deduce(target, force=force)
+    deduce_engine.build_deduce(target, force=force)
     if not quiet:
         if was_ready:
             click.echo(f"deduce's lookup data is already built in {target}")
@@ -47,8 +47,8 @@ def build_command(directory: Path | None, force: bool, quiet: bool) -> None:
 @dir_option
 def check_command(directory: Path | None) -> None:
     """Exit 0 when the lookup data is built for the installed deduce, 1 (with the reason) when not."""
-    target = directory or deidentify.deduce_dir()
-    if deidentify.deduce_ready(target):
+    target = directory or deduce_engine.deduce_dir()
+    if deduce_engine.deduce_ready(target):
         click.echo(f"ok: {target}")
         return
     click.echo(f"not built: {target}; run `roomctl deidentify build`", err=True)

@@ -24,54 +24,29 @@ find what must go; their spans are merged (the longer span wins an overlap) and 
 The mapping from placeholders back to what they replaced (:attr:`Deidentification.mapping`) is kept on the
 Pi with the request and never sent.
 
-deduce builds its lookup structures once (:func:`build_deduce`, run by ``roomctl deidentify build`` from
-``make setup`` and ``roomctl install``) into :func:`deduce_dir`, inside the virtualenv, which the hardened
-service can read. The street list (150 000 names) and the health-care institution list are left out of that
-build: they made loading take half a minute and building two minutes; addresses are still found by deduce's
-street pattern (``…straat 12``, ``…laan``), house numbers and postcodes. At run time roomctl never builds:
-without a built cache Dutch de-identification refuses (:class:`DeidentifierNotReadyError`) rather than send
-anything.
+deduce, and building and loading its lookup data, live in :mod:`roomctl.proposal.deduce_engine`; how a name
+is written in all its forms in :mod:`roomctl.proposal.name_forms`.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import os
 import re
-import shutil
-import sys
-import threading
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from roomctl.core import heap
-from roomctl.errors import StateError
+from roomctl.proposal.deduce_engine import ENGINE_USE, interfix_surnames, load_deduce
+from roomctl.proposal.name_forms import (
+    PARTICLES,
+    fold,
+    form_key,
+    name_forms,
+    name_words,
+    needs_capital,
+)
 
 log = logging.getLogger(__name__)
-
-DEDUCE_DIR_ENV = "ROOMCTL_DEDUCE_DIR"
-"""Overrides where the built deduce lookup data lives (default: inside the virtualenv)."""
-DEDUCE_STAMP = "roomctl-deduce.json"
-"""Written last by :func:`build_deduce`: which deduce version built the directory."""
-LEFT_OUT_LISTS = (
-    "src/locations/lst_street/items.txt",
-    "src/locations/lst_street/streets_bag.txt",
-    "src/institutions/lst_healthcare_institution/items.txt",
-)
-"""deduce lookup lists emptied in roomctl's build (see the module docstring)."""
-
-PARTICLES = frozenset(
-    {
-        "van", "de", "der", "den", "het", "te", "ter", "ten", "in", "op", "t", "la", "le", "du", "da", "di",
-        "von", "vd", "el", "al", "y", "e", "des", "del", "dos", "zu", "zur", "aan", "bij", "uit", "d", "l", "lo",
-    }
-)
-"""Name parts ("van der", "de", "El") that are never removed on their own (folded, without dots)."""
 
 TITLES = frozenset(
     {
@@ -85,28 +60,8 @@ TITLES = frozenset(
 )
 """Words in front of a name that are kept (a role or form of address, not the person)."""
 
-MIN_NAME_LENGTH = 2
-"""Single letters (initials) are not removed on their own."""
-MIN_DIMINUTIVE_BASE = 3
-"""Names shorter than this get no diminutive forms ("Mo" → "Mootje" is not generated)."""
 MAX_FORM_TOKENS = 8
 """Longest name form, in words."""
-
-COMMON_WORDS = frozenset(
-    {
-        # Dutch words that are also names
-        "bakker", "boer", "roos", "mark", "visser", "smit", "smid", "kok", "bos", "vos", "wit", "hoek", "berg",
-        "dijk", "koster", "molenaar", "mulder", "koning", "veen", "haan", "storm", "winter", "zomer", "hart",
-        "groot", "klein", "zwart", "bruin", "schaap", "brink", "beek", "meer", "dekker", "timmerman", "schipper",
-        "kuiper", "slager", "wever", "bleeker", "jager", "vink", "kraai", "mees", "valk", "de", "lief", "hoop",
-        "iris", "fleur", "bloem", "lente", "dag", "nacht", "zon", "maan", "ster", "berk", "eik", "linde",
-        # English words that are also names
-        "will", "may", "june", "april", "august", "rose", "grace", "hope", "faith", "bill", "frank", "baker",
-        "smith", "miller", "rich", "joy", "sky", "dawn", "summer", "guy", "sue", "art", "pat", "rob", "bob",
-        "carol", "jack", "skip", "drew", "gene",
-    }
-)
-"""Words that are also names: a form made only of these is removed only when written with a capital."""
 
 PLACEHOLDER_KINDS: dict[str, dict[str, str]] = {
     "person": {"nl": "persoon", "en": "person"},
@@ -173,261 +128,10 @@ _INTERFIX_RE = re.compile(
     "(?P<surname>[^\\W\\d_][\\w'\u2019]*)(?!\\w)"
 )
 """A Dutch surname particle sequence and the word after it."""
-INTERFIX_SURNAME_LIST = "src/names/lst_interfix_surname/items.txt"
-
-
-_INTERFIX_SURNAMES: frozenset[str] | None = None
-
-
-def _interfix_surnames() -> frozenset[str]:
-    """The list of deduce's surnames that follow a particle ("Dam", "Groot", "Leeuwen"), folded."""
-    global _INTERFIX_SURNAMES
-    if _INTERFIX_SURNAMES is None:
-        deduce = _import_deduce()
-
-        path = Path(deduce.__file__).parent / "data" / "lookup" / INTERFIX_SURNAME_LIST
-        _INTERFIX_SURNAMES = frozenset(fold(line.strip()) for line in path.read_text(encoding="utf-8").splitlines()
-                                       if line.strip())
-    return _INTERFIX_SURNAMES
-
 
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 _JOINER_RE = re.compile(r"^(?:\s+|\s*-\s*|\.\s*)$")
 _POSSESSIVE_RE = re.compile("^['\u2019`]s?(?!\\w)")
-
-
-class DeidentifierNotReadyError(StateError):
-    """deduce's lookup data was not built on this machine (``roomctl deidentify build``)."""
-
-    slug = "deidentify-not-ready"
-    title = "De-identification is not set up"
-
-
-# -- text folding ---------------------------------------------------------------------------------------------
-
-
-_FOLD_SPECIAL = {"\u0131": "i", "\u0142": "l", "\u00f8": "o", "\u0111": "d", "\u0140": "l"}
-"""Letters without a Unicode decomposition that people still write without their mark (dotless i, l with
-stroke, o with stroke, d with stroke): "Y\u0131lmaz" is also written "Yilmaz"."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _fold_char(char: str) -> str:
-    char = _FOLD_SPECIAL.get(char, char)
-    decomposed = unicodedata.normalize("NFKD", char)
-    base = "".join(c for c in decomposed if not unicodedata.combining(c)) or char
-    if len(base) != 1:
-        base = char
-    lower = base.lower()
-    return lower if len(lower) == 1 else base
-
-
-def fold(text: str) -> str:
-    """``text`` in lower case without accents, with exactly one character for each of ``text``'s."""
-    return "".join(_fold_char(c) for c in text)
-
-
-def _key(words: Iterable[str]) -> str:
-    return " ".join(fold(w).replace(".", "") for w in words if w.strip(".")).strip()
-
-
-# -- name forms -----------------------------------------------------------------------------------------------
-
-
-def _is_particle(word: str) -> bool:
-    return fold(word).strip(".'\u2019") in PARTICLES
-
-
-def split_name(full_name: str) -> tuple[list[str], list[str]]:
-    """The given names and the surname words of ``full_name`` ("Pieter van den Berg" → Pieter / van den Berg).
-
-    The surname is the last word with the particles and hyphen-joined words before it; with one word the name
-    is a given name only.
-    """
-    words = full_name.split()
-    if words and _is_particle(words[0]):
-        return [], words  # "de Graaf", "Van Dam": a surname alone
-    if len(words) < 2:
-        return words, []
-    i = len(words) - 1
-    while i > 1:
-        before = words[i - 1]
-        hyphen_particle = "-" in before and _is_particle(before.rsplit("-", 1)[-1])
-        if _is_particle(before) or hyphen_particle or before.endswith("-"):
-            i -= 1
-            continue
-        break
-    return words[:i], words[i:]
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in re.split(r"[\s\-]+", text) if w]
-
-
-def _strip_particles(words: list[str]) -> list[str]:
-    i = 0
-    while i < len(words) - 1 and _is_particle(words[i]):
-        i += 1
-    return words[i:]
-
-
-def diminutives(name: str) -> set[str]:
-    """Dutch diminutive forms of a given name ("Anna" → "Annetje", "Anneke"; "Jan" → "Jantje")."""
-    n = fold(name)
-    if len(n) < MIN_DIMINUTIVE_BASE or not n.isalpha():
-        return set()
-    forms = {n + "tje", n + "je", n + "ke", n + "ie", n + "pje", n + n[-1] + "etje", n + n[-1] + "ie", n + "tjes"}
-    if n[-1] in "aeiouy":
-        stem = n[:-1]
-        forms |= {stem + "etje", stem + "eke", stem + "ke", stem + "ie", stem + "tje", n + n[-1] + "tje"}
-    return forms
-
-
-def name_forms(full_name: str) -> set[str]:
-    """Every folded word sequence (words joined by one space) that names the person ``full_name``."""
-    given, surname = split_name(full_name.strip())
-    given_words = [w for g in given for w in _words(g)]
-    forms: set[str] = set()
-    surname_forms: set[str] = set()
-    if surname:
-        whole = _words(" ".join(surname))
-        surname_forms.add(_key(whole))
-        surname_forms.add(_key(_strip_particles(whole)))
-        for part in re.split(r"-", " ".join(surname)):
-            part_words = _words(part)
-            if not part_words:
-                continue
-            surname_forms.add(_key(part_words))
-            core = _strip_particles(part_words)
-            surname_forms.add(_key(core))
-            for i in range(len(part_words)):
-                surname_forms.add(_key(part_words[i:]))
-    surname_forms = {f for f in surname_forms if f and not all(w in PARTICLES for w in f.split())}
-    given_forms: set[str] = set()
-    if given_words and not all(_is_particle(w) for w in given_words):
-        given_forms.add(_key(given_words))
-        for word in given_words:
-            if len(word.strip(".")) >= MIN_NAME_LENGTH and not _is_particle(word):
-                given_forms.add(_key([word]))
-                forms |= diminutives(word)
-    forms |= given_forms | surname_forms
-    for g in given_forms:
-        for s in surname_forms:
-            forms.add(f"{g} {s}")
-    for word in given_words[:1]:
-        initial = fold(word)[:1]
-        for s in surname_forms:
-            forms.add(f"{initial} {s}")
-    return {f for f in forms if f and len(f.replace(" ", "")) >= MIN_NAME_LENGTH}
-
-
-def _needs_capital(form: str) -> bool:
-    """True for forms that are ordinary words too ("bakker", "de boer"; not "van der meer"), and initials."""
-    if len(form.split()[0]) == 1:
-        return True
-    words = [w for w in form.split() if w not in PARTICLES]
-    particles = len(form.split()) - len(words)
-    return bool(words) and particles <= 1 and all(w in COMMON_WORDS for w in words)
-
-
-# -- deduce ---------------------------------------------------------------------------------------------------
-
-
-def _import_deduce() -> Any:
-    """``import deduce``, undoing what its import does to logging.
-
-    deduce 3 calls ``logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)`` when imported: every
-    library's debug messages would go to standard output. The root logger keeps its handlers and level.
-    """
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    import deduce
-
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    return deduce
-
-
-def deduce_dir() -> Path:
-    """Where roomctl's build of deduce's lookup data lives: ``$ROOMCTL_DEDUCE_DIR`` or ``<venv>/share/roomctl/deduce``."""
-    override = os.environ.get(DEDUCE_DIR_ENV, "").strip()
-    return Path(override) if override else Path(sys.prefix) / "share" / "roomctl" / "deduce"
-
-
-def deduce_ready(directory: Path | None = None) -> bool:
-    """True when :func:`build_deduce` completed in ``directory`` for the installed deduce version."""
-    deduce = _import_deduce()
-
-    stamp = (directory or deduce_dir()) / DEDUCE_STAMP
-    try:
-        return bool(json.loads(stamp.read_text(encoding="utf-8")).get("deduce") == deduce.__version__)
-    except (OSError, ValueError):
-        return False
-
-
-def build_deduce(directory: Path | None = None, *, force: bool = False) -> Path:
-    """Copy deduce's lookup lists (without the left-out ones) to ``directory`` and build its cache there.
-
-    Does nothing when the directory is already built for this deduce version (unless ``force``).
-
-    Returns:
-        The directory.
-    """
-    deduce = _import_deduce()
-
-    target = directory or deduce_dir()
-    if deduce_ready(target) and not force:
-        return target
-    source = Path(deduce.__file__).parent / "data" / "lookup"
-    staging = target.with_name(target.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging, ignore=shutil.ignore_patterns("cache", "__pycache__"))
-    for name in LEFT_OUT_LISTS:
-        path = staging / name
-        if path.exists():
-            path.write_text("", encoding="utf-8")
-    log.info("building deduce's lookup structures in %s", target)
-    deduce.Deduce(lookup_data_path=staging, cache_path=staging, build_lookup_structs=True)
-    (staging / DEDUCE_STAMP).write_text(json.dumps({"deduce": deduce.__version__}), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    for path in [target, *target.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return target
-
-
-_ENGINE: Any = None
-_ENGINE_LOCK = threading.Lock()
-_ENGINE_USE = threading.Lock()
-"""One text at a time through the shared engine (asks run in worker threads)."""
-
-
-def load_deduce(directory: Path | None = None) -> Any:
-    """The process's ``deduce.Deduce`` loaded from the built directory (loaded once, then shared).
-
-    Raises:
-        DeidentifierNotReadyError: The directory was never built; roomctl never builds at run time.
-    """
-    global _ENGINE
-    with _ENGINE_LOCK:
-        if _ENGINE is None:
-            target = directory or deduce_dir()
-            if not deduce_ready(target):
-                raise DeidentifierNotReadyError(
-                    f"the Dutch de-identification is not set up on this machine ({target} is not built); run "
-                    "`roomctl deidentify build` (make setup and roomctl install do it). Nothing was sent."
-                )
-            with heap.loading("deduce loaded"):  # its lookup tables are most of the process's objects
-                deduce = _import_deduce()
-                _ENGINE = deduce.Deduce(lookup_data_path=target, cache_path=target)
-        return _ENGINE
-
-
-def deduce_loaded() -> bool:
-    """True once :func:`load_deduce` has loaded the engine in this process."""
-    return _ENGINE is not None
 
 
 # -- one request ----------------------------------------------------------------------------------------------
@@ -476,7 +180,7 @@ class Deidentification:
         self._capital: set[str] = set()
         self._max_tokens = 1
         for name in self.known:
-            self._add_name(name, key=_key(_words(name)))
+            self._add_name(name, key=form_key(name_words(name)))
         phrases = sorted({w.strip() for w in self.words if w.strip()}, key=lambda p: (-len(p), p))
         self._word_re = (
             re.compile(
@@ -511,7 +215,7 @@ class Deidentification:
         for key, number in self.numbers.items():
             if key.startswith("person\x00") and self._placeholder("person", number) == placeholder:
                 return key.split("\x00", 1)[1]
-        return _key(_words(placeholder))
+        return form_key(name_words(placeholder))
 
     @property
     def _lang(self) -> str:
@@ -522,7 +226,7 @@ class Deidentification:
             self._forms.setdefault(form, key)
             words = form.split()
             self._prefixes.update(" ".join(words[:n]) for n in range(1, len(words)))
-            if _needs_capital(form):
+            if needs_capital(form):
                 self._capital.add(form)
             self._max_tokens = min(max(self._max_tokens, len(form.split())), MAX_FORM_TOKENS)
 
@@ -532,7 +236,7 @@ class Deidentification:
         if self.engine is None or not text.strip():
             return []
         spans = self._interfix_spans(text)
-        with _ENGINE_USE:
+        with ENGINE_USE:
             annotations = self.engine.deidentify(text).annotations
         for ann in annotations:
             kind = DEDUCE_KINDS.get(str(ann.tag).split("+")[0]) or DEDUCE_KINDS.get(str(ann.tag))
@@ -544,7 +248,7 @@ class Deidentification:
                 if all(fold(t) in PARTICLES for t in _TOKEN_RE.findall(text, start, end)):
                     continue  # only "de", "van": no name left
             source = "person" if kind == "person" else "pattern"
-            spans.append(Span(start, end, kind, _key(_words(text[start:end])), source))
+            spans.append(Span(start, end, kind, form_key(name_words(text[start:end])), source))
         return spans
 
     @staticmethod
@@ -559,12 +263,12 @@ class Deidentification:
 
         deduce itself matches particles in lower case only and skips surnames that are also words ("Graaf").
         """
-        surnames = _interfix_surnames()
+        surnames = interfix_surnames()
         spans = []
         for match in _INTERFIX_RE.finditer(text):
             surname = match.group("surname")
             if surname[:1].isupper() and fold(surname) in surnames:
-                spans.append(Span(match.start(), match.end(), "person", _key(_words(match.group())), "person"))
+                spans.append(Span(match.start(), match.end(), "person", form_key(name_words(match.group())), "person"))
         return spans
 
     def _known_spans(self, text: str) -> list[Span]:
@@ -642,7 +346,7 @@ class Deidentification:
         )
         for name in names:
             clean = _POSSESSIVE_RE.sub("", name)
-            key = self._forms.get(_key(_words(clean))) or _key(_words(clean))
+            key = self._forms.get(form_key(name_words(clean))) or form_key(name_words(clean))
             self._add_name(clean, key=key)
         return found
 

@@ -23,13 +23,8 @@ from roomctl.core.room import Room
 from roomctl.errors import StateError, ValidationError
 from roomctl.proposal import cost, screen
 from roomctl.proposal.content import FIELDS, ProposalContent
-from roomctl.proposal.deidentify import (
-    Deidentification,
-    DeidentifierNotReadyError,
-    deduce_loaded,
-    deidentifier,
-    load_deduce,
-)
+from roomctl.proposal.deduce_engine import DeidentifierNotReadyError, deduce_loaded, load_deduce
+from roomctl.proposal.deidentify import Deidentification, deidentifier
 from roomctl.proposal.outbox import Outbox
 from roomctl.proposal.prompt import (
     Material,

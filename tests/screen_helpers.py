@@ -63,7 +63,7 @@ async def assert_words_only(page: Any, where: str, language: str = "nl") -> None
 async def small_targets(page: Any) -> list[str]:
     """Visible controls on ``page`` smaller than :data:`MIN_TARGET_PX` in either direction."""
     found: list[str] = await page.evaluate(
-        """(min) => [...document.querySelectorAll("button, select, textarea, input:not([type=checkbox]):not([type=hidden]), label.tap")]
+        """(min) => [...document.querySelectorAll("button, select, textarea, input:not([type=checkbox]):not([type=hidden]), label.tap, label.question-line")]
           .filter((el) => el.offsetParent !== null && !el.closest("label.tap") || el.matches("label.tap"))
           .map((el) => [el, el.getBoundingClientRect()])
           .filter(([el, r]) => r.width > 0 && r.height > 0 && (r.width < min || r.height < min))

@@ -30,7 +30,6 @@ is written in all its forms in :mod:`roomctl.proposal.name_forms`.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -45,8 +44,6 @@ from roomctl.proposal.name_forms import (
     name_words,
     needs_capital,
 )
-
-log = logging.getLogger(__name__)
 
 TITLES = frozenset(
     {

@@ -8,6 +8,7 @@ that flaps makes a new alert each time it comes back, with its own times.
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import logging
@@ -184,7 +185,7 @@ class AlertStore:
 
     def count_active_by_kind(self) -> dict[str, int]:
         """Active alerts per kind (for /metrics)."""
-        return {r["kind"]: r["n"] for r in self.db.query("select kind, count(*) as n from alerts where cleared_at is null group by kind")}
+        return dict(collections.Counter(str(a["kind"]) for a in self._active_now()))
 
 
 # -- conditions ---------------------------------------------------------------------------------------------

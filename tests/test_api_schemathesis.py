@@ -27,6 +27,10 @@ pytestmark = pytest.mark.slow
 SCHEMATHESIS_VERSION = "4.32.5"
 MAX_EXAMPLES = 5
 SEED = 14
+WORKERS = 1
+"""One schemathesis worker thread. With two, Hypothesis parsed sources in both threads at once and CPython 3.11
+now and then raised "AST constructor recursion depth mismatch" (python/cpython#106905): a Runtime Error in the
+report, not a finding about the API."""
 RUN_TIMEOUT_SECONDS = 170.0
 """Generous: the run itself takes about a minute; a hung server must still end the test."""
 
@@ -56,7 +60,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_break(
         process = await asyncio.create_subprocess_exec(
             str(binary), "run", f"{live.url}/openapi.json", "-H", f"Authorization: Bearer {live.tokens['admin']}",
             "--checks", "not_a_server_error,response_schema_conformance", "--phases", "coverage,fuzzing",
-            "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--no-shrink", "--no-color", "--workers", "2",
+            "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--no-shrink", "--no-color", "--workers", str(WORKERS),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,  # its example database
         )  # fmt: skip
         output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_SECONDS)

@@ -75,7 +75,7 @@ def form_key(words: Iterable[str]) -> str:
 # -- name forms -----------------------------------------------------------------------------------------------
 
 
-def is_particle(word: str) -> bool:
+def _is_particle(word: str) -> bool:
     """True for "van", "de", "El." and the like (see :data:`PARTICLES`)."""
     return fold(word).strip(".'\u2019") in PARTICLES
 
@@ -87,15 +87,15 @@ def split_name(full_name: str) -> tuple[list[str], list[str]]:
     is a given name only.
     """
     words = full_name.split()
-    if words and is_particle(words[0]):
+    if words and _is_particle(words[0]):
         return [], words  # "de Graaf", "Van Dam": a surname alone
     if len(words) < 2:
         return words, []
     i = len(words) - 1
     while i > 1:
         before = words[i - 1]
-        hyphen_particle = "-" in before and is_particle(before.rsplit("-", 1)[-1])
-        if is_particle(before) or hyphen_particle or before.endswith("-"):
+        hyphen_particle = "-" in before and _is_particle(before.rsplit("-", 1)[-1])
+        if _is_particle(before) or hyphen_particle or before.endswith("-"):
             i -= 1
             continue
         break
@@ -107,10 +107,10 @@ def name_words(text: str) -> list[str]:
     return [w for w in re.split(r"[\s\-]+", text) if w]
 
 
-def strip_particles(words: list[str]) -> list[str]:
+def _strip_particles(words: list[str]) -> list[str]:
     """``words`` without the particles in front (the last word always stays)."""
     i = 0
-    while i < len(words) - 1 and is_particle(words[i]):
+    while i < len(words) - 1 and _is_particle(words[i]):
         i += 1
     return words[i:]
 
@@ -136,22 +136,22 @@ def name_forms(full_name: str) -> set[str]:
     if surname:
         whole = name_words(" ".join(surname))
         surname_forms.add(form_key(whole))
-        surname_forms.add(form_key(strip_particles(whole)))
+        surname_forms.add(form_key(_strip_particles(whole)))
         for part in re.split(r"-", " ".join(surname)):
             part_words = name_words(part)
             if not part_words:
                 continue
             surname_forms.add(form_key(part_words))
-            core = strip_particles(part_words)
+            core = _strip_particles(part_words)
             surname_forms.add(form_key(core))
             for i in range(len(part_words)):
                 surname_forms.add(form_key(part_words[i:]))
     surname_forms = {f for f in surname_forms if f and not all(w in PARTICLES for w in f.split())}
     given_forms: set[str] = set()
-    if given_words and not all(is_particle(w) for w in given_words):
+    if given_words and not all(_is_particle(w) for w in given_words):
         given_forms.add(form_key(given_words))
         for word in given_words:
-            if len(word.strip(".")) >= MIN_NAME_LENGTH and not is_particle(word):
+            if len(word.strip(".")) >= MIN_NAME_LENGTH and not _is_particle(word):
                 given_forms.add(form_key([word]))
                 forms |= diminutives(word)
     forms |= given_forms | surname_forms

@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import uvicorn
 
@@ -31,6 +32,16 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 WS_COMPRESSION = False
 """No permessage-deflate on WebSockets: compressing each message again for each client cost ten times more
 than sending it (bench_ws), and the room's clients are on its own network."""
+WS_PING_INTERVAL_SECONDS = 20.0
+"""How often uvicorn pings an open WebSocket (a client gone without closing is noticed)."""
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,  # roomctl's logging, not uvicorn's
+    "access_log": False,
+    "ws_ping_interval": WS_PING_INTERVAL_SECONDS,
+    "ws_per_message_deflate": WS_COMPRESSION,
+    "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+}
+"""What both servers take alike: the LAN's (HTTPS when TLS is on) and the plain one on loopback for the kiosk."""
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -120,23 +131,13 @@ async def serve(
         sockets.append(loopback)
     room = room or build_room(settings)
     app = create_app(room, manage_room=False)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        ws_ping_interval=20.0,
-        ws_per_message_deflate=WS_COMPRESSION,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        ssl_certfile=server_settings.tls_cert,
-        ssl_keyfile=server_settings.tls_key,
-    )
+    config = uvicorn.Config(app, lifespan="on", ssl_certfile=server_settings.tls_cert,
+                            ssl_keyfile=server_settings.tls_key, **UVICORN_OPTIONS)  # fmt: skip
     server = _Server(config)
     plain: _QuietServer | None = None
     plain_serving: asyncio.Task[None] | None = None
     if loopback is not None:  # with TLS on, plain HTTP only for the kiosk on the Pi itself
-        plain = _QuietServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws_ping_interval=20.0,
-                                       timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS))  # fmt: skip
+        plain = _QuietServer(uvicorn.Config(app, lifespan="off", **UVICORN_OPTIONS))
         log.info("HTTPS on %s:%d; plain HTTP on %s:%d only", server_settings.host, server_settings.port,
                  LOOPBACK_HOST, server_settings.loopback_http_port)  # fmt: skip
     await room.start()

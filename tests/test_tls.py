@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import stat
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from click.testing import CliRunner
 
 from roomctl.cli import cli
@@ -21,6 +23,7 @@ from roomctl.errors import ConflictError
 from roomctl.ops.tls import init_tls
 from roomctl.runtime import build_room
 from roomctl.server import LOOPBACK_HOST, serve
+from tests.conftest import role_tokens
 
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
@@ -66,6 +69,14 @@ async def test_with_tls_the_lan_gets_https_and_plain_http_answers_only_on_loopba
         async with httpx.AsyncClient() as untrusting:
             with pytest.raises(httpx.ConnectError):
                 await untrusting.get(f"https://127.0.0.1:{port}/healthz")  # a device without the room CA refuses
+        kiosk = role_tokens(room)["kiosk"]
+        trusting = ssl.create_default_context(cafile=str(files.ca_cert))
+        for url, tls in ((f"wss://127.0.0.1:{port}/ws", trusting), (f"ws://{LOOPBACK_HOST}:{plain_port}/ws", None)):
+            async with websockets.connect(f"{url}?token={kiosk}", ssl=tls) as ws:  # offers permessage-deflate
+                assert "version" in json.loads(await ws.recv())
+                assert ws.response is not None and "Sec-WebSocket-Extensions" not in ws.response.headers, (
+                    f"{url}: the screen state is sent uncompressed on both servers, as WS_COMPRESSION says"
+                )
     finally:
         shutdown.set()
         await asyncio.wait_for(task, 15)

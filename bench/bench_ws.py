@@ -19,7 +19,7 @@ the events it causes (the step and phase events other capabilities handle right 
 and send (the 50 sends of one change, summed, and from the first to the last). It also counts the garbage
 collections in the room's process meanwhile and the longest (a full one holds the loop), and the share of CPU
 time the hypervisor took from this machine meanwhile (steal, from ``/proc/stat``): on a shared virtual machine
-the p99 rises with it (here: 2 % steal with a p99 of 20 ms, 11 % with 53 ms, same code).
+the p99 rises with it (here: 3 % steal with a p99 of 20 ms, 11 % with 53 ms, same code).
 
     .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--no-proposal] [--model base] [--worker-nice 10]]
 """

@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from roomctl.booking import capability as booking
 from roomctl.config import Settings
 from roomctl.core.clock import Clock
 from roomctl.core.room import Room
-from roomctl.proposal import capability
+from roomctl.proposal import capability as proposal
 from roomctl.proposal.service import ProposalService
 from roomctl.runtime import install_capabilities
+from roomctl.session import capability as session
 from roomctl.store import open_database
 
 GOOD_PROPOSAL: dict[str, Any] = {
@@ -65,9 +67,12 @@ def seed_group(room: Room, names: list[str] = MEMBERS, *, group_name: str = "Tea
 
 
 def build_room(settings: Settings, clock: Clock | None = None) -> Room:
-    """A room with only the proposal capability installed (the database has every migration)."""
+    """A room with the proposal capability and those it asks for names and sessions (booking and session).
+
+    The database has every migration. Without speech, a request gets its transcript from the caller.
+    """
     room = Room(settings, open_database(settings.storage.database_path), clock)
-    install_capabilities(room, [capability])
+    install_capabilities(room, [booking, session, proposal])
     return room
 
 

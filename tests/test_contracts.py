@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import pkgutil
@@ -138,6 +139,26 @@ def test_no_capability_reaches_another_by_name_or_through_a_screen_part() -> Non
             if re.search(pattern, text):
                 offenders.append(f"{path.relative_to(ROOMCTL)}: {pattern}")
     assert offenders == []
+
+
+PROPOSAL_MAY_IMPORT = frozenset({
+    "roomctl.booking.service", "roomctl.session.service", "roomctl.session.guests", "roomctl.session.events",
+    "roomctl.speech.service", "roomctl.devices.bus",
+})  # fmt: skip
+"""What the proposal capability, which decides what text leaves the room, may import from other capabilities:
+their services (``GuestService`` lives in ``session.guests``), their events, and the bus its ``install`` takes."""
+
+
+def test_the_proposal_capability_reaches_the_others_only_through_their_services_and_events() -> None:
+    others = {capability_name(c) for c in CAPABILITIES} - {"proposal"}
+    reached = set()
+    for path in (ROOMCTL / "proposal").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            reached |= {(path.name, n) for n in names if n.split(".")[:2] in [["roomctl", o] for o in others]}
+    assert reached, "the proposal capability asks the others for names and transcripts: the walk found no import"
+    assert {(f, n) for f, n in reached if n not in PROPOSAL_MAY_IMPORT} == set()
 
 
 def test_api_routes_live_under_one_prefix(settings: Settings) -> None:

@@ -13,13 +13,17 @@ import pytest
 
 from roomctl.config import Settings
 from roomctl.core.clock import ManualClock
+from roomctl.core.room import Room
+from roomctl.proposal import capability as proposal_capability
 from roomctl.proposal import deduce_engine
 from roomctl.proposal.deduce_engine import deduce_dir, deduce_loaded, deduce_ready
 from roomctl.proposal.deidentify import Deidentification, deidentifier
 from roomctl.proposal.name_forms import fold, name_forms, split_name
 from roomctl.proposal.prompt import ProposalInput, build_material, truncate_transcript
 from roomctl.proposal.service import ProposalService
-from roomctl.proposal.sources import DatabaseContextSource
+from roomctl.proposal.sources import NamesUnknownError, RoomContextSource
+from roomctl.runtime import install_capabilities
+from roomctl.store import open_database
 from tests.clock_helpers import INSTANTS
 from tests.conftest import wait_for
 from tests.proposal_helpers import MEMBERS, OTHER_MEMBER, build_room, seed_group
@@ -160,9 +164,20 @@ def test_name_parts() -> None:
 def test_every_member_of_every_group_is_known(make_settings: Callable[..., Settings]) -> None:
     room = build_room(make_settings())
     group = seed_group(room)
-    known = DatabaseContextSource(room.db).known_names(group)
+    known = RoomContextSource(room).known_names(group)
     assert known[: len(MEMBERS)] == MEMBERS  # the session group's own members first
     assert OTHER_MEMBER in known  # a member of no group, or of another group, is removed too
+
+
+def test_a_room_that_cannot_know_every_name_sends_nothing(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    room = Room(settings, open_database(settings.storage.database_path))
+    install_capabilities(room, [proposal_capability])  # no booking or guests service: whose names to remove?
+    seed_group(room)
+    svc = room.service(ProposalService)
+    with pytest.raises(NamesUnknownError, match="booking and guests"):
+        svc.ask(1, transcript="Anna de Vries belde over de overdracht.", preview=False)
+    assert room.db.execute("select count(*) from proposal_requests").fetchone()[0] == 0, "nothing was queued"
 
 
 def test_a_deidentification_without_deduce_still_removes_known_names() -> None:

@@ -153,13 +153,13 @@ async def test_guessing_codes_locks_the_keypad_out_and_the_right_code_waits(make
 
 
 async def test_a_guests_name_is_among_the_names_removed_before_a_proposal(make_settings: MakeSettings) -> None:
-    from roomctl.proposal.sources import DatabaseContextSource
+    from roomctl.proposal.sources import RoomContextSource
 
     clock = manual_clock()
     async with running_room(make_settings(**room_sections()), clock=clock) as room:
         booking = demo_booking(room)
         guests(room).invite(booking, "Quirijn Vermeulen-Hout", "expert", invited_by="admin")
         group = BookingRepository(room.db).booking(booking).group_id
-        names = DatabaseContextSource(room.db).known_names(group)
+        names = RoomContextSource(room).known_names(group)
     assert "Quirijn Vermeulen-Hout" in names, "the de-identification removes guests as it removes members"
     assert names.index("Quirijn Vermeulen-Hout") > 0, "the group's members come first"

@@ -4,7 +4,8 @@ Other capabilities call into :class:`BookingService` (``room.service(BookingServ
 
 - access asks :meth:`BookingService.enrol_by_tap` first on every tap (an admin may be waiting for a badge) and
   :meth:`BookingService.walk_in` when a member taps outside any booking;
-- the session's tablet commands call :meth:`BookingService.extend` and :meth:`BookingService.end_early`.
+- the session's tablet commands call :meth:`BookingService.extend` and :meth:`BookingService.end_early`;
+- the proposal capability asks :meth:`BookingService.member_names` for the names it removes.
 """
 
 from __future__ import annotations
@@ -101,6 +102,13 @@ class BookingService:
         current, upcoming = agenda["current"], agenda["next"]
         self._occupancy.set({"booked": current is not None, "until": current["end"] if current else None})
         self._next_booking.set({k: upcoming[k] for k in ("start", "end", "status")} if upcoming else None)
+
+    def member_names(self, *, first_group: int | None = None) -> list[str]:
+        """Every member's name, active or not (facilitators are members), those of ``first_group`` first.
+
+        What the proposal capability removes before text leaves the room.
+        """
+        return self.repo.names(first_group=first_group)
 
     def current(self, now: datetime) -> Booking | None:
         """The booking running at ``now`` (its group holds the room), or ``None``."""

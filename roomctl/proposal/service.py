@@ -37,7 +37,7 @@ from roomctl.proposal.prompt import (
     system_prompt,
     user_text,
 )
-from roomctl.proposal.sources import ContextSource, DatabaseContextSource
+from roomctl.proposal.sources import ContextSource, RoomContextSource
 from roomctl.proposal.store import ProposalStore, last_accepted_proposal
 from roomctl.session.events import SessionStarted
 
@@ -70,7 +70,7 @@ class ProposalService:
         self.room = room
         self.settings = room.settings.llm
         self.store = ProposalStore(room.db)
-        self.source: ContextSource = source or DatabaseContextSource(room.db, room.settings.room.language, room.clock.now)
+        self.source: ContextSource = source or RoomContextSource(room)
         self.outbox = outbox or Outbox(room, self.store)
         self.outbox.on_done = self._done
         self._preload: asyncio.Task[None] | None = None
@@ -175,6 +175,7 @@ class ProposalService:
             BudgetExceededError: Today's budget is used up.
             StateError: Proposals are switched off.
             DeidentifierNotReadyError: Dutch de-identification was never set up here (nothing is stored).
+            NamesUnknownError: The room cannot know every name to remove (nothing is stored).
         """
         prepared = self._prepare(session_id, transcript, work_situation, problem, kader_notes, group_id,
                                  idempotency_key)

@@ -1,25 +1,38 @@
-"""Where the proposal capability reads what other capabilities own: groups, members, sessions, transcripts.
+"""Where the proposal capability learns what other capabilities own: groups, members, guests, sessions, transcripts.
 
-This module is the proposal capability's one place of calls into other capabilities. It reads through
-:class:`ContextSource`, so a capability can hand it a better source later. The default,
-:class:`DatabaseContextSource`, reads the shared tables when they exist: ``members`` / ``group_members``
-(booking; a group's facilitator is a member too), ``guests`` (when a capability adds that table, with a
-``name`` column), ``sessions`` with a ``group_id`` column (session) and the speech capability's transcript
-(``speech_segments``, through :func:`roomctl.speech.transcripts.transcript`). When a table is missing it answers
-"unknown" rather than failing.
+This module is the proposal capability's one place of calls into other capabilities, and it calls only their
+services: :class:`~roomctl.booking.service.BookingService` (the members' names),
+:class:`~roomctl.session.guests.GuestService` (the guests' names),
+:class:`~roomctl.session.service.SessionService` (a session's group and what was chosen on the tablet) and
+:class:`~roomctl.speech.service.SpeechService` (the brainstorm's transcript). It reads through
+:class:`ContextSource`, so a test or another room can hand the proposal service another source.
+
+Names fail closed: without the services that know the room's people, :meth:`RoomContextSource.known_names`
+refuses (:class:`NamesUnknownError`) rather than answer an empty list, because an empty list would let every
+name through to the model. A missing session or speech service only means there is nothing to add (no stored
+choices, no recorded transcript).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import sqlite_utils
+from roomctl.booking.service import BookingService
+from roomctl.core.room import Room
+from roomctl.errors import StateError
+from roomctl.session.guests import GuestService
+from roomctl.session.service import SessionService
+from roomctl.speech.service import SpeechService
 
-from roomctl.booking.repository import BookingRepository
-from roomctl.errors import NotFoundError
-from roomctl.session.guests import known_guest_names
+NO_MATERIAL: dict[str, Any] = {"work_situation": "", "problem": "", "kader_notes": []}
+"""The material of a session nothing was chosen for (or of a room without the session capability)."""
+
+
+class NamesUnknownError(StateError):
+    """The room cannot say whose names to remove (the booking or guest service is not installed)."""
+
+    slug = "names-unknown"
+    title = "The room does not know whose names to remove"
 
 
 class ContextSource(Protocol):
@@ -34,6 +47,9 @@ class ContextSource(Protocol):
 
         The members of ``group_id`` come first: where two people share a first name, the bare first name counts
         as the session group's member.
+
+        Raises:
+            NamesUnknownError: The source cannot know them all; nothing may be sent then.
         """
         ...
 
@@ -46,55 +62,38 @@ class ContextSource(Protocol):
         ...
 
 
-class DatabaseContextSource:
-    """Reads the shared tables of the room's database (see the module docstring)."""
+class RoomContextSource:
+    """Asks the room's other capabilities through their services (see the module docstring)."""
 
-    def __init__(
-        self, db: sqlite_utils.Database, language: str = "nl", now: Callable[[], datetime] | None = None
-    ) -> None:
-        """Read ``db``; kader questions in ``language``; ``now`` is the room clock's (the session's stores take it)."""
-        self.db = db
-        self.language = language
-        self.now = now or (lambda: datetime.now(UTC))
-
-    def _has(self, table: str, *columns: str) -> bool:
-        if table not in self.db.table_names():
-            return False
-        present = {c.name for c in self.db[table].columns}
-        return all(c in present for c in columns)
+    def __init__(self, room: Room) -> None:
+        self.room = room
 
     def group_of_session(self, session_id: int) -> int | None:
-        """The ``group_id`` of the session row, if the sessions table has one."""
-        if not self._has("sessions", "id", "group_id"):
-            return None
-        row = self.db.execute("select group_id from sessions where id = ?", [session_id]).fetchone()
-        return int(row[0]) if row and row[0] is not None else None
+        """The group that held the session, from the session service (``None`` without one)."""
+        sessions = self.room.find_service(SessionService)
+        return sessions.group_of_session(session_id) if sessions is not None else None
 
     def known_names(self, group_id: int | None) -> list[str]:
-        """The group's members first, then every other member (active or not, facilitators too), then guests."""
-        names = BookingRepository(self.db).names(first_group=group_id)
-        names += known_guest_names(self.db)
+        """The group's members first, then every other member (active or not, facilitators too), then guests.
+
+        Raises:
+            NamesUnknownError: The booking or the guest service is not installed.
+        """
+        booking, guests = self.room.find_service(BookingService), self.room.find_service(GuestService)
+        if booking is None or guests is None:
+            missing = " and ".join(name for name, found in (("booking", booking), ("guests", guests)) if found is None)
+            raise NamesUnknownError(
+                f"this room has no {missing} service, so it cannot know every name to remove; nothing is sent"
+            )
+        names = booking.member_names(first_group=group_id) + guests.known_names()
         return list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
 
     def transcript(self, session_id: int) -> str | None:
-        """The session's transcript from the speech capability's tables, or None when there is none."""
-        if not self._has("speech_segments", "session_id", "text"):
-            return None
-        from roomctl.speech.transcripts import transcript
-
-        try:
-            text = str(transcript(self.db, session_id)["text"])
-        except NotFoundError:
-            return None
-        return text.strip() or None
+        """The session's transcript from the speech service, or ``None`` when there is none."""
+        speech = self.room.find_service(SpeechService)
+        return speech.transcript_text(session_id) if speech is not None else None
 
     def material(self, session_id: int) -> dict[str, Any]:
-        """The session's stored choices (empty when the session is unknown), kader questions in the room's language."""
-        from roomctl.session.choices import SessionChoices
-        from roomctl.session.kader import KaderStore
-
-        kader = KaderStore(self.db, now=self.now)
-        try:
-            return SessionChoices(self.db, kader, self.now).material(session_id, self.language)
-        except NotFoundError:
-            return {"work_situation": "", "problem": "", "kader_notes": []}
+        """The session's stored choices from the session service (empty without one, or for an unknown session)."""
+        sessions = self.room.find_service(SessionService)
+        return sessions.material(session_id) if sessions is not None else dict(NO_MATERIAL)

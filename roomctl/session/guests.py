@@ -12,7 +12,7 @@ A guest is invited to one booking and gets either a one-time door code or a temp
 
 Guests count as present on the kiosk (screen part ``guests``: ``{"group_id", "present": [{"name", "kind"}]}``,
 shown as "gast"); they are never in ``session_presence``, so no report lists them; and their names are
-removed before anything goes to the LLM (:func:`known_guest_names`, which the proposal de-identification calls).
+removed before anything goes to the LLM (:meth:`GuestService.known_names`, which the proposal capability asks).
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ class GuestService:
 
     async def stop(self) -> None:
         """Nothing to stop."""
+
+    def known_names(self) -> list[str]:
+        """Every guest name the room knows, longest first (what the proposal capability removes)."""
+        return known_guest_names(self.db)
 
     # -- window and hashing -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from roomctl.access.events import AccessGranted
 from roomctl.booking.repository import BookingRepository
 from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
-from roomctl.errors import StateError, ValidationError
+from roomctl.errors import NotFoundError, StateError, ValidationError
 from roomctl.session.choices import SessionChoices
 from roomctl.session.cycles import CycleStore
 from roomctl.session.events import (
@@ -442,6 +442,21 @@ class SessionService:
         """The running session's view, or ``None``."""
         view: dict[str, Any] | None = self._screen.get()
         return view
+
+    def group_of_session(self, session_id: int) -> int | None:
+        """The group that held session ``session_id`` (running or past); ``None`` for an unknown session."""
+        row = self.room.db.execute("select group_id from sessions where id = ?", [session_id]).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def material(self, session_id: int) -> dict[str, Any]:
+        """What the group chose on the tablet in session ``session_id`` (empty for an unknown session).
+
+        ``work_situation``, ``problem`` and ``kader_notes``: (question in the room's language, note).
+        """
+        try:
+            return self.choices.material(session_id, self.room.settings.room.language)
+        except NotFoundError:
+            return {"work_situation": "", "problem": "", "kader_notes": []}
 
     def present_ids(self) -> tuple[int, ...]:
         """Ids of the members seen at the door during the running session (for recording consent)."""

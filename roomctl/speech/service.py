@@ -25,7 +25,7 @@ from typing import Any
 from roomctl.access.events import AccessGranted
 from roomctl.core.health import ComponentHealth
 from roomctl.core.room import Room
-from roomctl.errors import AdapterError, StateError
+from roomctl.errors import AdapterError, NotFoundError, StateError
 from roomctl.session.events import SessionEnded, StepChanged
 from roomctl.session.service import SessionService
 from roomctl.speech import spool, transcripts
@@ -448,6 +448,14 @@ class SpeechService:
 
     def _publish(self) -> None:
         self._screen.set(self.view())
+
+    def transcript_text(self, session_id: int) -> str | None:
+        """The whole text of session ``session_id``'s brainstorm, or ``None`` when it recorded none (or only silence)."""
+        try:
+            text = str(transcripts.transcript(self.room.db, session_id)["text"])
+        except NotFoundError:
+            return None
+        return text.strip() or None
 
     def health(self) -> ComponentHealth:
         """``speech``: the model is usable and the worker alive (or not needed yet)."""

@@ -21,11 +21,8 @@ from roomctl.booking.service import BookingService
 from roomctl.core.room import Room
 from roomctl.errors import StateError
 from roomctl.session.guests import GuestService
-from roomctl.session.service import SessionService
+from roomctl.session.service import SessionService, empty_material
 from roomctl.speech.service import SpeechService
-
-NO_MATERIAL: dict[str, Any] = {"work_situation": "", "problem": "", "kader_notes": []}
-"""The material of a session nothing was chosen for (or of a room without the session capability)."""
 
 
 class NamesUnknownError(StateError):
@@ -96,4 +93,4 @@ class RoomContextSource:
     def material(self, session_id: int) -> dict[str, Any]:
         """The session's stored choices from the session service (empty without one, or for an unknown session)."""
         sessions = self.room.find_service(SessionService)
-        return sessions.material(session_id) if sessions is not None else dict(NO_MATERIAL)
+        return sessions.material(session_id) if sessions is not None else empty_material()

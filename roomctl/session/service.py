@@ -61,6 +61,11 @@ REPORT_STATES = frozenset({"playing", "paused", "ended", "error"})
 """What a player report's ``state`` can be."""
 
 
+def empty_material() -> dict[str, Any]:
+    """What :meth:`SessionService.material` answers for a session nothing was chosen in (a fresh dict each time)."""
+    return {"work_situation": "", "problem": "", "kader_notes": []}
+
+
 class SessionService:
     """Owns the running session."""
 
@@ -456,7 +461,7 @@ class SessionService:
         try:
             return self.choices.material(session_id, self.room.settings.room.language)
         except NotFoundError:
-            return {"work_situation": "", "problem": "", "kader_notes": []}
+            return empty_material()
 
     def present_ids(self) -> tuple[int, ...]:
         """Ids of the members seen at the door during the running session (for recording consent)."""

@@ -41,6 +41,8 @@ pytestmark = pytest.mark.slow
 
 SPEED = 10.0
 """The simulated microphone plays this much faster than real time."""
+FAST_SPEED = 100.0
+"""Fast enough that every chunk of a recording is spooled before the worker has transcribed the first."""
 SESSION_STEP = StepChanged(source="session", session_id=7, group_id=1, index=2, step_id="brainstorm", kind="brainstorm", question_id="q3")
 """The session the recordings belong to, as the session capability announces it."""
 
@@ -175,6 +177,33 @@ async def test_a_killed_worker_is_restarted_and_no_chunk_is_lost_or_doubled(harn
     assert {r["chunk_idx"] for r in per_chunk} <= {c["idx"] for c in chunks}
     error = wer(" ".join(ENGLISH_TEXT * 2), result["text"])
     assert error < 0.3, result["text"]
+
+
+async def test_a_worker_killed_under_two_chunks_at_once_loses_neither(
+    make_settings: Callable[..., Settings], english_wav: Path
+) -> None:
+    settings = make_settings(speech={"model": "tiny.en", "language": "en", "chunk_seconds": 10})
+    installed_model("tiny.en", model_dir(settings))
+    h = Harness(settings, [english_wav] * 3, speed=FAST_SPEED)  # faster than the worker: the chunks queue up
+    await h.room.start()
+    try:
+        await h.room.dispatch(SESSION_STEP)
+        await h.room.dispatch(RecordingConsent(source="test"))
+        await h.room.dispatch(StartRecording(source="test"))
+        worker = await wait_for(lambda: h.service.transcriber.worker, timeout=30)
+        await wait_for(lambda: h.sources and h.sources[-1].finished, timeout=60)
+        await h.service.stop_recording()  # the queued chunks now go side by side, one in each of the worker's slots
+        await wait_for(lambda: worker.in_flight >= 2, timeout=60, interval=0.005)
+        os.kill(worker.pid, signal.SIGKILL)
+        await wait_for(lambda: h.ready, timeout=120)
+        rid = h.ready[0].recording_id
+        chunks = list(h.room.db.query("select idx, state, attempts from speech_chunks where recording_id = ?", [rid]))
+    finally:
+        await h.room.stop()
+    assert worker.restarts >= 1
+    assert [c["state"] for c in chunks] == ["done"] * len(chunks), chunks
+    # the two killed chunks were tried twice; none was sent to the worker while it was down, wasting attempts
+    assert max(c["attempts"] for c in chunks) == 2, chunks
 
 
 async def test_spool_survives_a_crash_and_is_transcribed_after_restart(

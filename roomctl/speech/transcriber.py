@@ -137,7 +137,10 @@ class Transcriber:
                 idle_worker_wanted = self.want_worker and self.worker is not None and not self.worker.alive
                 if (jobs or idle_worker_wanted) and not running and not await self._ensure_worker():
                     continue
-                for job in jobs[: max(self._slots(jobs[0]) - len(running), 0)] if jobs else []:
+                # A worker that died under a running chunk is restarted once no chunk runs (that chunk's backoff
+                # ended); until then no chunk goes to it: each would fail at once and use up one of its attempts.
+                ready = self.worker is not None and self.worker.alive
+                for job in jobs[: max(self._slots(jobs[0]) - len(running), 0)] if jobs and ready else []:
                     running[(job.recording_id, job.idx)] = asyncio.create_task(self._transcribe(job))
                 waiter = asyncio.ensure_future(self._wake.wait())
                 try:

@@ -275,6 +275,11 @@ class WorkerProcess:
         return next(iter(self._in_flight), None)
 
     @property
+    def in_flight(self) -> int:
+        """How many chunks are being transcribed now."""
+        return len(self._in_flight)
+
+    @property
     def pid(self) -> int | None:
         """The worker's process id while it runs."""
         return self._process.pid if self.alive else None

@@ -140,6 +140,9 @@ class Transcriber:
                 # A worker that died under a running chunk is restarted once no chunk runs (that chunk's backoff
                 # ended); until then no chunk goes to it: each would fail at once and use up one of its attempts.
                 ready = self.worker is not None and self.worker.alive
+                if jobs and not ready and not running:  # it died again right after its start: wait, then restart it
+                    await self._backoff()
+                    continue
                 for job in jobs[: max(self._slots(jobs[0]) - len(running), 0)] if jobs and ready else []:
                     running[(job.recording_id, job.idx)] = asyncio.create_task(self._transcribe(job))
                 waiter = asyncio.ensure_future(self._wake.wait())

@@ -19,6 +19,7 @@ from roomctl.session import api_content, api_weeks
 from roomctl.session.api_content import SessionDep
 from roomctl.session.commands import run_command
 from roomctl.session.events import ClipReport
+from roomctl.session.service import GROUP_OF_SESSION_SQL
 
 router = APIRouter(tags=["session"])
 router.include_router(api_content.router)
@@ -49,7 +50,7 @@ class PlayerReportIn(BaseModel):
     error: str | None = Field(None, max_length=2000)
 
 
-session_group = owner_query("session_id", "session", "select group_id from sessions where id = ?")
+session_group = owner_query("session_id", "session", GROUP_OF_SESSION_SQL)
 """The group a session was held by (the group scope's resolver for ``{session_id}``)."""
 
 

@@ -61,6 +61,11 @@ REPORT_STATES = frozenset({"playing", "paused", "ended", "error"})
 """What a player report's ``state`` can be."""
 
 
+GROUP_OF_SESSION_SQL = "select group_id from sessions where id = ?"
+"""The group a session (running or past) was held by: :meth:`SessionService.group_of_session` and the routes'
+group scope (:data:`roomctl.session.api.session_group`) ask the same."""
+
+
 def empty_material() -> dict[str, Any]:
     """What :meth:`SessionService.material` answers for a session nothing was chosen in (a fresh dict each time)."""
     return {"work_situation": "", "problem": "", "kader_notes": []}
@@ -450,7 +455,7 @@ class SessionService:
 
     def group_of_session(self, session_id: int) -> int | None:
         """The group that held session ``session_id`` (running or past); ``None`` for an unknown session."""
-        row = self.room.db.execute("select group_id from sessions where id = ?", [session_id]).fetchone()
+        row = self.room.db.execute(GROUP_OF_SESSION_SQL, [session_id]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
     def material(self, session_id: int) -> dict[str, Any]:

@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from roomctl.booking import capability as booking
+from roomctl.booking.service import BookingService
 from roomctl.config import Settings
 from roomctl.core.clock import Clock
 from roomctl.core.room import Room
 from roomctl.proposal import capability as proposal
 from roomctl.proposal.service import ProposalService
 from roomctl.runtime import install_capabilities
-from roomctl.session import capability as session
+from roomctl.session.guests import GuestService
 from roomctl.store import open_database
 
 GOOD_PROPOSAL: dict[str, Any] = {
@@ -67,12 +67,15 @@ def seed_group(room: Room, names: list[str] = MEMBERS, *, group_name: str = "Tea
 
 
 def build_room(settings: Settings, clock: Clock | None = None) -> Room:
-    """A room with the proposal capability and those it asks for names and sessions (booking and session).
+    """A room with the proposal capability and the services it asks for names (booking's and the guests').
 
-    The database has every migration. Without speech, a request gets its transcript from the caller.
+    The database has every migration. Without the session service (which would install the default videoframe,
+    ffmpeg and all, beside every test) a request names its group; without speech it brings its transcript.
     """
     room = Room(settings, open_database(settings.storage.database_path), clock)
-    install_capabilities(room, [booking, session, proposal])
+    room.add_service(BookingService(room))
+    room.add_service(GuestService(room))
+    install_capabilities(room, [proposal])
     return room
 
 

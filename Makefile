@@ -40,7 +40,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# The bytecode cache pip writes when it installs a package: an editable install run with PYTHONDONTWRITEBYTECODE
+# would compile every module on every start. Up-to-date files are skipped, so this is cheap when nothing changed.
 venv: $(STAMP)
+	@$(BIN)/python -m compileall -q roomctl kiosk > /dev/null
 
 model: venv
 	$(BIN)/roomctl models install base --model-dir $(DEMO_DIR)/data/models --quiet

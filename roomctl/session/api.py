@@ -22,8 +22,6 @@ from roomctl.session.events import ClipReport
 from roomctl.session.service import GROUP_OF_SESSION_SQL
 
 router = APIRouter(tags=["session"])
-router.include_router(api_content.router)
-router.include_router(api_weeks.router)
 
 MAX_PATH_CHARS = 4096
 """Longest clip source a player report may carry."""
@@ -111,3 +109,10 @@ async def pair_tablet(body: PairIn, service: SessionDep, request: Request) -> di
 async def show_pin(service: SessionDep) -> dict[str, Any]:
     """Ask the projector to show the pairing PIN for a while; answers whether pairing is locked."""
     return service.pairing.request_show()
+
+
+# Included after this module's own routes: a request is compared with the routes in order, and the tablet's
+# commands come many times a minute, the content and week routes now and then. No path of theirs matches one
+# of the routes above (tested with the rest of the API), so the order changes no answer.
+router.include_router(api_content.router)
+router.include_router(api_weeks.router)

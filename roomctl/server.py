@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from roomctl.api.app import create_app
+from roomctl.api.app import create_app, prepare_routes
 from roomctl.config import Settings
 from roomctl.core import heap
 from roomctl.core.room import Room
@@ -109,10 +109,19 @@ async def serve(
     room: Room | None = None,
     on_ready: Callable[[Room], Awaitable[None] | None] | None = None,
     shutdown: asyncio.Event | None = None,
+    prepare: bool = True,
 ) -> None:
     """Build the room (unless given), start it and serve HTTP until SIGINT, SIGTERM or ``shutdown``.
 
     Then stop it all: the HTTP server first, then the room and its adapters.
+
+    Args:
+        settings: The room's settings.
+        room: The room to serve (default: built from ``settings``).
+        on_ready: Called once the server listens (and, with ``prepare``, has built its routes).
+        shutdown: Set it to stop serving.
+        prepare: Build the API's routes once the server listens (:func:`roomctl.api.app.prepare_routes`), so
+            that the first requests are as fast as the others. Tests that start many rooms leave it off.
     """
     server_settings = settings.server
     if (server_settings.tls_cert is not None and server_settings.tls_key is None) or (
@@ -146,6 +155,9 @@ async def serve(
         plain_serving = asyncio.create_task(plain.serve(sockets=[loopback])) if plain and loopback else None
         while not server.started and not serving.done():
             await asyncio.sleep(0.02)
+        if prepare and server.started:
+            routes = await prepare_routes(app)
+            log.debug("%d routes built before the first request", routes)
         heap.freeze("the room serves")
         if server.started and on_ready is not None:
             result = on_ready(room)

@@ -110,8 +110,14 @@ def role_tokens(room: Room) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serving(settings: Settings, *, seed: bool = True, clock: Clock | None = None) -> AsyncIterator[LiveRoom]:
-    """Serve a room with real uvicorn in this loop until the block ends (on ``clock``, default: midday)."""
+async def serving(
+    settings: Settings, *, seed: bool = True, clock: Clock | None = None, prepare: bool = False
+) -> AsyncIterator[LiveRoom]:
+    """Serve a room with real uvicorn in this loop until the block ends (on ``clock``, default: midday).
+
+    ``prepare`` builds the routes before serving, as ``roomctl serve`` does; off here, since the suite starts
+    many rooms and each would spend about 0.15 s on it.
+    """
     from roomctl.demo import seed as seed_demo
     from roomctl.runtime import build_room
     from roomctl.server import serve
@@ -122,7 +128,9 @@ async def serving(settings: Settings, *, seed: bool = True, clock: Clock | None 
     tokens = role_tokens(room)
     ready = asyncio.Event()
     shutdown = asyncio.Event()
-    task = asyncio.create_task(serve(settings, room=room, on_ready=lambda _: ready.set(), shutdown=shutdown))
+    task = asyncio.create_task(
+        serve(settings, room=room, on_ready=lambda _: ready.set(), shutdown=shutdown, prepare=prepare)
+    )
     done, _ = await asyncio.wait({task, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()

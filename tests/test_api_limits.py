@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import fastapi.routing
+import httpx
 import pytest
 
+from roomctl.api import app as app_module
 from roomctl.api import limits
-from tests.conftest import LiveRoom
+from roomctl.config import Settings
+from roomctl.devices.broker import free_port
+from tests.conftest import LiveRoom, serving
 
 HUNDRED_MB = 100 * 1024 * 1024
 
@@ -66,3 +72,37 @@ async def test_a_slow_body_is_cut_off(live_room: LiveRoom, monkeypatch: pytest.M
     status, body = await raw_request(live_room, _head("POST", "/api/v1/members", 1000, admin), b'{"name": ')
     assert status == 408 and body["status"] == 408
     assert live_room.room.db.execute("select count(*) from members where name = ''").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("prepare", [True, False])
+async def test_a_served_app_builds_its_routes_before_the_first_request(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, prepare: bool
+) -> None:
+    """``roomctl serve`` builds the routes FastAPI would build lazily, and the body limits, before it listens.
+
+    Once serving, building a route raises here: with ``prepare`` (what ``roomctl serve`` does) the first
+    command, the first read of another capability and the first body all answer; without, the first request
+    fails, which shows that the check sees the lazy build.
+    """
+    built: list[str] = []
+
+    def no_late_build(*args: Any, **kwargs: Any) -> Any:
+        built.append("a route")
+        raise AssertionError("a route was built on a request")
+
+    async with serving(make_settings(server={"port": free_port()}), prepare=prepare) as live:
+        monkeypatch.setattr(fastapi.routing._EffectiveRouteContext, "from_api_route", no_late_build)
+        monkeypatch.setattr(app_module, "walk_routes", no_late_build)
+        async with httpx.AsyncClient(base_url=live.url, headers=live.headers("admin"), timeout=10) as http:
+            statuses = []
+            for method, path, body in (("POST", "/api/v1/session/commands", {"command": "start"}),
+                                       ("GET", "/api/v1/members", None), ("GET", "/api/v1/facilities/rooms", None),
+                                       ("GET", "/api/v1/devices", None)):  # fmt: skip
+                try:
+                    statuses.append((await http.request(method, path, json=body)).status_code)
+                except httpx.HTTPError:
+                    statuses.append(0)
+    if prepare:
+        assert statuses == [200, 200, 200, 200] and not built
+    else:
+        assert built and statuses[0] != 200

@@ -55,7 +55,12 @@ class _RouteRule:
     max_body: int
 
 
-def _rules(app: Any) -> list[_RouteRule]:
+def route_rules(app: Any) -> list[_RouteRule]:
+    """Every API route's body limit and whether it is public, built once per app.
+
+    Building them walks the app's routes, which makes FastAPI build the lazily included routes it otherwise
+    builds on the first request that reaches them (see :func:`roomctl.api.app.prepare_routes`).
+    """
     cached: list[_RouteRule] | None = getattr(app.state, "_body_rules", None)
     if cached is None:
         from roomctl.api.app import walk_routes
@@ -72,7 +77,7 @@ def _rules(app: Any) -> list[_RouteRule]:
 
 def _rule_for(app: Any, scope: Scope) -> _RouteRule | None:
     """The route ``scope`` goes to (``None``: no API route; it answers 404 or 405 without reading a body)."""
-    for rule in _rules(app):
+    for rule in route_rules(app):
         if scope["method"] in rule.methods and rule.pattern.match(scope["path"]):
             return rule
     return None

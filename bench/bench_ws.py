@@ -21,6 +21,11 @@ collections in the room's process meanwhile and the longest (a full one holds th
 time the hypervisor took from this machine meanwhile (steal, from ``/proc/stat``): on a shared virtual machine
 the p99 rises with it (here: 3 % steal with a p99 of 20 ms, 11 % with 53 ms, same code).
 
+A timeline puts the server's steps on the tablet's clock (``perf_counter`` is the system's monotonic clock, the
+same in every process): when the room had the command, had decided, had written the HTTP answer, and had
+written the change to the first and to the last client. What the clients' arrival times add to the last is
+their own reading, fifty clients in one process here.
+
     .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--no-proposal] [--model base] [--worker-nice 10]]
 """
 
@@ -48,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import orjson
 from starlette.websockets import WebSocket
+from uvicorn.protocols.http import httptools_impl
 from websockets.asyncio.client import ClientConnection, connect
 
 import roomctl.core.state as state_module
@@ -70,6 +76,9 @@ PROPOSAL_EVENT_SECONDS = 0.05
 FIRST_DRAFT_TIMEOUT_SECONDS = 60.0
 """Longest wait for the first proposal's draft on the screen before measuring (--busy)."""
 STAGES = ("decide", "store", "view", "encode", "events it causes", "send (sum)", "send (first to last)")
+MILESTONES = ("the room has the command", "the room has decided", "HTTP answer written", "first client written",
+              "last client written")  # fmt: skip
+"""When each step of a command was done on the server, from the tablet's send (see :meth:`StageClock.timeline`)."""
 
 
 class Collections:
@@ -236,12 +245,39 @@ class StageClock:
             if self._current is not None:
                 self._current["sends"].append((start, time.perf_counter()))
 
+        cycle_send = httptools_impl.RequestResponseCycle.send
+
+        async def timed_cycle_send(cycle: Any, message: Any) -> None:
+            await cycle_send(cycle, message)
+            if message["type"] == "http.response.body" and self._current is not None:
+                self._current["answered"] = time.perf_counter()
+
+        httptools_impl.RequestResponseCycle.send = timed_cycle_send  # type: ignore[method-assign]
         room._handle = timed_handle  # type: ignore[method-assign]
         service._persist = timer("store", persist)  # type: ignore[method-assign]
         service._publish = timer("publish", publish)  # type: ignore[method-assign]
         state_module.encode = timer("encode", encode)
         room.screen.message = timer("message", message, in_command=False)  # type: ignore[method-assign]
         WebSocket.send_text = timed_send  # type: ignore[method-assign,assignment]
+
+    def timeline(self, sent_at: list[float], *, clients: int) -> dict[str, list[float]]:
+        """Per tablet command (sent at each of ``sent_at``), seconds from its send to each of :data:`MILESTONES`.
+
+        ``perf_counter`` is the system's monotonic clock, the same in the tablet's process and this one. What a
+        client's arrival adds to the last client written is the clients' own reading: fifty clients share one
+        process here, fifty devices in the room.
+        """
+        out: dict[str, list[float]] = {milestone: [] for milestone in MILESTONES}
+        for t0 in sent_at:
+            command = next((c for c in self.commands if c["at"] >= t0), None)
+            if command is None or len(command["sends"]) < clients or "answered" not in command:
+                continue
+            sends = command["sends"][:clients]
+            times = (command["at"], command["at"] + command["total"], command["answered"], min(s for s, _ in sends),
+                     max(e for _, e in sends))  # fmt: skip
+            for milestone, at in zip(MILESTONES, times, strict=True):
+                out[milestone].append(at - t0)
+        return out
 
     def stages(self, measured_from: float, *, skip: int, clients: int) -> dict[str, list[float]]:
         """Seconds per stage for each command that arrived after ``measured_from``, but the first ``skip``.
@@ -404,6 +440,7 @@ async def measure(live: Any, clock: StageClock, clients: int, commands: int, del
         for k, s in enumerate(sent)
     ]}  # fmt: skip
     result["stages"] = clock.stages(started, skip=WARMUP_COMMANDS, clients=clients)
+    result["timeline"] = clock.timeline([s["t0"] for s in sent], clients=clients)
     result["collections"] = COLLECTIONS.take()
     (total, stolen), (total_before, stolen_before) = cpu_ticks(), ticks
     result["steal"] = (stolen - stolen_before) / (total - total_before) if total > total_before else None
@@ -422,6 +459,10 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
     print(f"  every client   p50 {ms(statistics.median(each))}   p99 {ms(percentile(each, 0.99))}   n={len(each)}")
     print(f"  slowest client p50 {ms(statistics.median(slowest))}   p99 {ms(percentile(slowest, 0.99))}")
     print(f"  HTTP answer    p50 {ms(statistics.median(http))}   p99 {ms(percentile(http, 0.99))}")
+    print("  on the server, from the tablet's send (p50 / p99):")
+    for milestone, values in result["timeline"].items():
+        if values:
+            print(f"    {milestone:<26} {ms(statistics.median(values))} / {ms(percentile(values, 0.99))}")
     print("  server side per command (p50 / p99):")
     for stage, values in result["stages"].items():
         if values:

@@ -78,9 +78,9 @@ async def test_a_slow_body_is_cut_off(live_room: LiveRoom, monkeypatch: pytest.M
 async def test_a_served_app_builds_its_routes_before_the_first_request(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, prepare: bool
 ) -> None:
-    """``roomctl serve`` builds the routes FastAPI would build lazily, and the body limits, before it listens.
+    """``roomctl serve`` builds the routes FastAPI would build lazily, and the body limits, before it is ready.
 
-    Once serving, building a route raises here: with ``prepare`` (what ``roomctl serve`` does) the first
+    Once the room is ready, building a route raises here: with ``prepare`` (what ``roomctl serve`` does) the first
     command, the first read of another capability and the first body all answer; without, the first request
     fails, which shows that the check sees the lazy build.
     """

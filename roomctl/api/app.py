@@ -65,7 +65,7 @@ async def prepare_routes(app: FastAPI) -> int:
     """Build now what the first request to each part of the API would otherwise wait for.
 
     FastAPI builds an included router's routes (their dependencies, their models' validators) when a request
-    first reaches them, and the body limits are read from the routes on the first request with a body: about
+    first reaches them, and the body limits are read from the routes on the first request with a body: 0.15 to
     0.3 s of CPU here, which the first tablet command after a restart would wait for. Walking the routes
     builds them, a router at a time; between two routers the loop serves whatever request came meanwhile.
 

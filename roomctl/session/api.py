@@ -113,6 +113,6 @@ async def show_pin(service: SessionDep) -> dict[str, Any]:
 
 # Included after this module's own routes: a request is compared with the routes in order, and the tablet's
 # commands come many times a minute, the content and week routes now and then. No path of theirs matches one
-# of the routes above (tested with the rest of the API), so the order changes no answer.
+# of the routes above, so the order changes no answer (tests/test_api_security.py checks every route's path).
 router.include_router(api_content.router)
 router.include_router(api_weeks.router)

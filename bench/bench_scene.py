@@ -115,9 +115,9 @@ async def run(rounds: int, delays: list[float]) -> None:
 
             bus.publish = counting_publish
             for delay in delays:
-                simulator = subprocess.Popen(
-                    [sys.executable, "-m", "roomctl.devices.simulator", "--config", str(config),
-                     "--delay", str(delay), "--sensor-interval", "3600"],
+                simulator = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "roomctl.devices.simulator", "--config", str(config),
+                    "--delay", str(delay), "--sensor-interval", "3600",
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 try:
@@ -146,7 +146,7 @@ async def run(rounds: int, delays: list[float]) -> None:
                     results.append((delay, sent, confirmed, cpu, simulator_cpu))
                 finally:
                     simulator.send_signal(signal.SIGINT)  # it announces its devices offline, as on Ctrl-C
-                    simulator.wait(10)
+                    await asyncio.wait_for(simulator.wait(), 10)
                 async with asyncio.timeout(ONLINE_TIMEOUT_SECONDS):
                     while any(d.availability == "online" for d in service.registry.devices.values()):
                         await asyncio.sleep(0.01)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench_startup import cpu_seconds  # this folder is on the path of a script run from it
 
 from roomctl.config import load_settings
 from roomctl.core.room import Room
@@ -68,12 +69,6 @@ def simulator_config(path: Path, port: int, devices: list[DeviceSettings]) -> Pa
         lines.append("")
     path.write_text("\n".join(lines))
     return path
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from roomctl.config import Settings
 from roomctl.errors import ValidationError
+from roomctl.proposal import outbox as outbox_module
 from roomctl.proposal.cost import BudgetExceededError, local_day
 from roomctl.proposal.store import last_accepted_proposal
 from tests.conftest import wait_for
@@ -205,8 +207,9 @@ async def test_revoked_key_waits_for_a_new_key_without_resending(llm_settings, f
         svc.ask(1, transcript=TRANSCRIPT)
         await wait_for(lambda: proposal_state(room).get("wait_reason") == "key_rejected", timeout=5)
         for _ in range(3):
+            looked = svc.outbox.looks
             svc.outbox.wake()
-            await wait_for(lambda: True)
+            await wait_for(lambda: svc.outbox.looks > looked)  # noqa: B023 (awaited in this pass)
         assert len(fake.message_requests()) == 1  # not hammered with the refused key
         fake.valid_keys = {KEY, "sk-new"}
         monkeypatch.setenv("ROOMCTL_ANTHROPIC_API_KEY", "sk-new")
@@ -232,10 +235,36 @@ async def test_pending_request_survives_a_restart_and_is_sent_exactly_once(llm_s
         await wait_for(lambda: svc2.store.request(request["id"])["state"] == "done", timeout=10)
     room3 = build_room(settings, clock)
     async with running(room3) as svc3:
-        await wait_for(lambda: True)
+        await wait_for(lambda: svc3.outbox.looks >= 1)  # it has looked for due requests
         assert svc3.store.count_in_state("pending") == 0
     assert len(fake.message_requests()) == 1
     assert len(svc3.store.proposals_for_session(1)) == 1
+
+
+async def test_the_loop_runs_before_an_answer_is_stored_and_a_stop_then_keeps_it(llm_settings, fake, monkeypatch) -> None:
+    """Storing an answer waits one turn of the loop (a tablet command goes first); a stop in that turn waits."""
+    room = build_room(llm_settings())
+    real_validate = outbox_module.validate_proposal
+    during_turn: list[str] = []
+    stopping: list[asyncio.Future[None]] = []
+
+    def validate_then_stop(tool_input: Any) -> Any:
+        content = real_validate(tool_input)
+        asyncio.get_running_loop().call_soon(lambda: during_turn.append(svc.store.request(request["id"])["state"]))
+        stopping.append(asyncio.ensure_future(svc.outbox.stop()))  # the room stops just as the answer came
+        return content
+
+    monkeypatch.setattr(outbox_module, "validate_proposal", validate_then_stop)
+    async with running(room) as svc:
+        request, _ = svc.ask(1, transcript=TRANSCRIPT)
+        await wait_for(lambda: stopping)
+        await stopping[0]
+        assert during_turn == ["sending"], "the loop ran nothing else before the answer was stored"
+        row = svc.store.request(request["id"])
+        assert row["state"] == "done", "the stop threw the paid answer away"
+        assert [p["content"] for p in svc.store.proposals_for_session(1)] == [GOOD_PROPOSAL]
+        assert proposal_state(room).get("state") == "ready"
+    assert len(fake.message_requests()) == 1
 
 
 async def test_same_idempotency_key_or_a_second_ask_makes_no_duplicate(llm_settings, fake, monkeypatch) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from roomctl.errors import DatabaseTooNewError, StorageError
+from roomctl.errors import DatabaseTooNewError, NotFoundError, StorageError
 from roomctl.store import Migration, migrate, open_database
+from roomctl.store.db import insert_row, update_row
 from roomctl.store.migrations import all_migrations, applied
 
 
@@ -66,3 +67,25 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> 
     with pytest.raises(StorageError, match="not a usable SQLite database"):
         open_database(path)
     assert path.read_bytes() == before
+
+
+def test_plain_row_writes_store_what_they_are_given_and_refuse_odd_names(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "room.db")
+    db.execute("create table things (id integer primary key, name text, size integer)")
+    first = insert_row(db, "things", {"name": "beamer", "size": 3})
+    second = insert_row(db, "things", {"name": "scherm", "size": 2})
+    assert second == first + 1
+    update_row(db, "things", first, {"size": 5})
+    assert db.execute("select id, name, size from things order by id").fetchall() == [
+        (first, "beamer", 5),
+        (second, "scherm", 2),
+    ]
+    with pytest.raises(NotFoundError):
+        update_row(db, "things", second + 10, {"size": 1})
+    for table, values in [("things", {"size = 0; drop table things; --": 1}), ("things]; --", {"size": 1}),
+                          ("things", {})]:  # fmt: skip
+        with pytest.raises(ValueError):
+            update_row(db, table, first, values)
+        with pytest.raises(ValueError):
+            insert_row(db, table, values)
+    assert db.execute("select count(*), sum(size) from things").fetchone() == (2, 7)

@@ -76,6 +76,8 @@ class Outbox:
         self.backoff_base = BACKOFF_BASE_SECONDS
         self.key_poll = KEY_POLL_SECONDS
         self.last_wait_reason: str | None = None
+        self.looks = 0
+        """How many times the worker has looked for a due request (it does at start and on every wake)."""
         self.last_error: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -114,6 +116,7 @@ class Outbox:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            self.looks += 1
             now = self.room.clock.now()
             due: dict[str, Any] | None = None
             delay = IDLE_POLL_SECONDS
@@ -229,16 +232,22 @@ class Outbox:
             self._malformed(request_id, int(row["malformed"]) + 1, str(exc))
             return
         self._offline_streak.pop(request_id, None)
-        with self.room.db.atomic():  # the call's usage and the proposal it wrote: one commit, one wait for the disk
-            self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
-            proposal_id = self.store.complete(
-                request_id, content.model_dump(), now=self.room.clock.now(), language=self.room.settings.room.language
-            )
-        self.last_wait_reason = None
-        self.last_error = None
-        log.info("proposal request %d done: proposal %d", request_id, proposal_id)
-        if self.on_done is not None:
-            self.on_done(request_id, proposal_id)
+        stopping = await _one_turn()
+        try:
+            with self.room.db.atomic():  # the call's usage and the proposal it wrote: one commit, one disk wait
+                self._record(request_id, row["model"], answer.input_tokens, answer.output_tokens)
+                proposal_id = self.store.complete(
+                    request_id, content.model_dump(), now=self.room.clock.now(),
+                    language=self.room.settings.room.language,
+                )  # fmt: skip
+            self.last_wait_reason = None
+            self.last_error = None
+            log.info("proposal request %d done: proposal %d", request_id, proposal_id)
+            if self.on_done is not None:
+                self.on_done(request_id, proposal_id)
+        finally:
+            if stopping:
+                raise asyncio.CancelledError
 
     def _record(self, request_id: int, model: str, input_tokens: int, output_tokens: int) -> None:
         now = self.room.clock.now()
@@ -291,3 +300,21 @@ class Outbox:
             self._fail(request_id, f"{error} (asked {count} times)")
         else:
             self._defer(request_id, "malformed", 0.0, error)
+
+
+async def _one_turn() -> bool:
+    """Let the loop run what else is due (a tablet command) before the answer is validated and stored.
+
+    Finishing a proposal is a few milliseconds of work on the room's loop (the validation, the commit with its
+    wait for the disk, the final draft on the screen); a command that arrived meanwhile goes first. A stop of
+    the room that comes in this turn is held until the answer is stored: a paid answer is not thrown away.
+
+    Returns:
+        Whether the task was cancelled meanwhile (the caller raises :class:`asyncio.CancelledError` when done).
+    """
+    try:
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        return True
+    return False
+

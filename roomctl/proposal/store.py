@@ -9,6 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from roomctl.errors import NotFoundError
+from roomctl.store.db import insert_row, update_row
 
 ACTIVE_STATES = ("pending", "sending")
 
@@ -116,7 +117,7 @@ class ProposalStore:
     def update_request(self, request_id: int, **values: Any) -> None:
         """Change fields of a request."""
         with self.db.atomic():
-            self.db.table("proposal_requests").update(request_id, values)
+            update_row(self.db, "proposal_requests", request_id, values)
 
     def reset_sending(self) -> list[int]:
         """At start: requests left in 'sending' by a crash, with no response recorded, go back to pending."""
@@ -141,7 +142,9 @@ class ProposalStore:
         if not input_tokens and not output_tokens:
             return
         with self.db.atomic():
-            self.db.table("proposal_usage").insert(
+            insert_row(
+                self.db,
+                "proposal_usage",
                 {
                     "request_id": request_id,
                     "at": at.isoformat(),
@@ -245,8 +248,9 @@ class ProposalStore:
             row = self.db.execute(
                 "select coalesce(max(version), 0) from proposals where session_id = ?", [request["session_id"]]
             ).fetchone()
-            table = self.db.table("proposals")
-            table.insert(
+            proposal_id = insert_row(
+                self.db,
+                "proposals",
                 {
                     "session_id": request["session_id"],
                     "group_id": request["group_id"],
@@ -261,8 +265,9 @@ class ProposalStore:
                     "created_at": now.isoformat(),
                 }
             )
-            proposal_id = int(table.last_pk)  # type: ignore[arg-type]
-            self.db.table("proposal_requests").update(
+            update_row(
+                self.db,
+                "proposal_requests",
                 request_id,
                 {
                     "state": "done",

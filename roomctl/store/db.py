@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
-from roomctl.errors import StorageError
+from roomctl.errors import NotFoundError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +83,43 @@ def crash_safe_write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databas
             yield db
     finally:
         conn.execute(f"PRAGMA synchronous = {previous}")
+
+
+def insert_row(db: sqlite_utils.Database, table: str, values: Mapping[str, Any]) -> int:
+    """Insert one row with a plain statement; its id.
+
+    For writes on the room's loop while it serves (a proposal's completion): sqlite-utils' ``Table.insert``
+    and ``Table.update`` read the table's schema on every call, about 0.1 and 0.3 ms here against 0.02-0.03 ms
+    for the statement alone. ``values`` holds column names of ``table`` and SQLite values (no conversion).
+
+    Raises:
+        ValueError: A name is not an identifier.
+    """
+    names = _names(table, values)
+    marks = ", ".join("?" * len(names))
+    sql = f"insert into [{table}] ({', '.join(names)}) values ({marks})"  # noqa: S608 (names checked by _names)
+    cursor = db.execute(sql, list(values.values()))
+    return int(cursor.lastrowid or 0)
+
+
+def update_row(db: sqlite_utils.Database, table: str, row_id: int, values: Mapping[str, Any]) -> None:
+    """Change columns of the row with id ``row_id`` with a plain statement (see :func:`insert_row`).
+
+    Raises:
+        NotFoundError: ``table`` has no such row.
+        ValueError: A name is not an identifier.
+    """
+    names = _names(table, values)
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    sql = f"update [{table}] set {assignments} where id = ?"  # noqa: S608 (names checked by _names)
+    cursor = db.execute(sql, [*values.values(), row_id])
+    if cursor.rowcount == 0:
+        raise NotFoundError(f"{table} has no row {row_id}")
+
+
+def _names(table: str, values: Mapping[str, Any]) -> list[str]:
+    """The bracketed column names of ``values``, once the table's and the columns' names are identifiers."""
+    names = [table, *values]
+    if not values or not all(name.isidentifier() for name in names):
+        raise ValueError(f"not a table and columns to write: {names!r}")
+    return [f"[{name}]" for name in values]

@@ -21,12 +21,18 @@ collections in the room's process meanwhile and the longest (a full one holds th
 time the hypervisor took from this machine meanwhile (steal, from ``/proc/stat``): on a shared virtual machine
 the p99 rises with it (here: 3 % steal with a p99 of 20 ms, 11 % with 53 ms, same code).
 
+The clients, the tablet and the model's server stand for other machines: on a machine with two or more cores
+they run on its last core and the room on the others (``--no-pin``: wherever the kernel puts them), so fifty
+clients reading a message do not take the room's core while it sends; the speech worker, part of the room,
+runs on every core. For the slowest commands of a run it lists what ran on the room's loops meanwhile, each
+step longer than 2 ms: its wall time (``--step-cpu``: and CPU time), and whose it was.
+
 A timeline puts the server's steps on the tablet's clock (``perf_counter`` is the system's monotonic clock, the
 same in every process): when the room had the command, had decided, had written the HTTP answer, and had
 written the change to the first and to the last client. What the clients' arrival times add to the last is
 their own reading, fifty clients in one process here.
 
-    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--busy [--no-proposal] [--model base] [--worker-nice 10]]
+    .venv/bin/python bench/bench_ws.py [--clients 50] [--commands 40] [--no-pin] [--step-cpu] [--busy [--no-proposal] [--model base] [--worker-nice 10]]
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ import gc
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -81,6 +89,69 @@ STAGES = ("decide", "store", "view", "encode", "events it causes", "send (sum)",
 MILESTONES = ("the room has the command", "the room has decided", "HTTP answer written", "first client written",
               "last client written")  # fmt: skip
 """When each step of a command was done on the server, from the tablet's send (see :meth:`StageClock.timeline`)."""
+SHORT_MILESTONES = dict(zip(MILESTONES, ("has it", "decided", "answered", "first sent", "last sent"), strict=True))
+"""The milestones' names in the list of the slowest commands."""
+
+
+LONG_STEP_SECONDS = 0.002
+"""A step of an event loop this long is listed beside the slowest commands."""
+SLOWEST_SHOWN = 3
+"""How many of a run's slowest commands are shown with the long steps that ran meanwhile."""
+
+
+class LoopSteps:
+    """Every step of an event loop in this process (a callback or a task's step) longer than
+    :data:`LONG_STEP_SECONDS`: when it started, its wall time, its thread and what it ran.
+
+    With ``cpu`` also the thread's CPU time in the step (wall well above CPU: the thread waited, for a core or
+    for the interpreter lock). That reading is a system call, about 1 µs twice a step here, a few tenths of a
+    millisecond per command; without it a step costs two reads of the monotonic clock (70 ns each).
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[float, float, float, str]] = []
+        self._run = asyncio.events.Handle._run
+
+    def install(self, *, cpu: bool) -> None:
+        """Time every step from now on."""
+        run, steps = self._run, self.steps
+        cpu_time = time.thread_time if cpu else (lambda: float("nan"))
+
+        def timed_run(handle: asyncio.Handle) -> None:
+            started, cpu_at = time.perf_counter(), cpu_time()
+            try:
+                run(handle)
+            finally:
+                wall = time.perf_counter() - started
+                if wall > LONG_STEP_SECONDS:
+                    steps.append((started, wall, cpu_time() - cpu_at, _step_name(handle)))
+
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
+
+    def between(self, start: float, end: float) -> list[tuple[float, float, float, str]]:
+        """The long steps that ran (at least partly) between ``start`` and ``end``."""
+        return [step for step in self.steps if step[0] < end and step[0] + step[1] > start]
+
+
+def _step_name(handle: asyncio.Handle) -> str:
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    what = owner.get_coro().__qualname__ if isinstance(owner, asyncio.Task) else repr(handle)[:80]  # type: ignore[union-attr]
+    return f"{threading.current_thread().name}: {what}"
+
+
+LOOP_STEPS = LoopSteps()
+
+
+def placement(pin: bool) -> tuple[set[int] | None, list[str]]:
+    """The cores for the room (this process) and the command prefix that puts a client process on the last core.
+
+    ``(None, [])`` when not pinned: one core, ``--no-pin``, or no ``taskset``.
+    """
+    cores = sorted(os.sched_getaffinity(0))
+    if not pin or len(cores) < 2 or shutil.which("taskset") is None:
+        return None, []
+    return set(cores[:-1]), ["taskset", "-c", str(cores[-1])]
 
 
 class Collections:
@@ -323,15 +394,19 @@ class StageClock:
         """
         out: dict[str, list[float]] = {milestone: [] for milestone in MILESTONES}
         for t0 in sent_at:
-            command = next((c for c in self.commands if c["at"] >= t0), None)
-            if command is None or len(command["sends"]) < clients or "answered" not in command:
-                continue
-            sends = command["sends"][:clients]
-            times = (command["at"], command["at"] + command["total"], command["answered"], min(s for s, _ in sends),
-                     max(e for _, e in sends))  # fmt: skip
-            for milestone, at in zip(MILESTONES, times, strict=True):
-                out[milestone].append(at - t0)
+            for milestone, after in self.milestones(t0, clients=clients).items():
+                out[milestone].append(after)
         return out
+
+    def milestones(self, t0: float, *, clients: int) -> dict[str, float]:
+        """Seconds from the send at ``t0`` to each of :data:`MILESTONES` of that command (empty if unknown)."""
+        command = next((c for c in self.commands if c["at"] >= t0), None)
+        if command is None or len(command["sends"]) < clients or "answered" not in command:
+            return {}
+        sends = command["sends"][:clients]
+        times = (command["at"], command["at"] + command["total"], command["answered"], min(s for s, _ in sends),
+                 max(e for _, e in sends))  # fmt: skip
+        return {milestone: at - t0 for milestone, at in zip(MILESTONES, times, strict=True)}
 
     def stages(self, measured_from: float, *, skip: int, clients: int) -> dict[str, list[float]]:
         """Seconds per stage for each command that arrived after ``measured_from``, but the first ``skip``.
@@ -383,9 +458,11 @@ class Busy:
         wav = speech_file(DUTCH_TEXT, self.media / "speech.wav", DUTCH_VOICE)
         worker = WorkerProcess(WorkerConfig(model_path=str(path), language="nl", parallel=2))
         await worker.start()
-        if self.nice and worker.pid is not None:  # every thread: on Linux niceness is per thread
+        if worker.pid is not None:  # every thread: on Linux niceness and the cores are per thread
             for task in Path(f"/proc/{worker.pid}/task").iterdir():
-                os.setpriority(os.PRIO_PROCESS, int(task.name), self.nice)
+                os.sched_setaffinity(int(task.name), range(os.cpu_count() or 1))  # all, not the room's
+                if self.nice:
+                    os.setpriority(os.PRIO_PROCESS, int(task.name), self.nice)
         asked = await self._ask() if self.propose else None  # before measuring: the group asked and checked
         self._tasks = [
             asyncio.create_task(self._transcribe(worker, wav)),
@@ -467,13 +544,18 @@ class Busy:
             request = {"id": svc._enqueue(session_id, group_id, "ask", None, body, 0, 0, None)}
 
 
-async def measure(live: Any, clock: StageClock, clients: int, commands: int, delta: bool) -> dict[str, Any]:
-    """One run: the WebSocket clients in one process, the tablet in another, this process serving."""
+async def measure(
+    live: Any, clock: StageClock, clients: int, commands: int, delta: bool, elsewhere: list[str]
+) -> dict[str, Any]:
+    """One run: the WebSocket clients in one process, the tablet in another, this process serving.
+
+    ``elsewhere`` prefixes the client processes' commands (see :func:`placement`).
+    """
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     total = WARMUP_COMMANDS + commands
     tokens = json.dumps(live.tokens)
     listener = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--listen", live.url, tokens, str(clients), str(total), "1" if delta else "0",
+        *elsewhere, sys.executable, __file__, "--listen", live.url, tokens, str(clients), str(total), "1" if delta else "0",
         stdout=subprocess.PIPE, env=env,
     )  # fmt: skip
     assert listener.stdout is not None
@@ -482,7 +564,7 @@ async def measure(live: Any, clock: StageClock, clients: int, commands: int, del
     started, ticks = time.perf_counter(), cpu_ticks()
     COLLECTIONS.take()
     driver = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--tablet", live.url, tokens, str(total), stdout=subprocess.PIPE, env=env
+        *elsewhere, sys.executable, __file__, "--tablet", live.url, tokens, str(total), stdout=subprocess.PIPE, env=env
     )
     sent_out, _ = await driver.communicate()
     arrived_out, _ = await listener.communicate()
@@ -495,6 +577,13 @@ async def measure(live: Any, clock: StageClock, clients: int, commands: int, del
     ]}  # fmt: skip
     result["stages"] = clock.stages(started, skip=WARMUP_COMMANDS, clients=clients)
     result["timeline"] = clock.timeline([s["t0"] for s in sent], clients=clients)
+    slowest = sorted(zip(sent, result["commands"], strict=True), key=lambda pair: -max(pair[1]["clients"]))
+    result["slowest"] = [
+        {"latency": max(c["clients"]), "milestones": clock.milestones(s["t0"], clients=clients),
+         "steps": [(at - s["t0"], wall, cpu, name)
+                   for at, wall, cpu, name in LOOP_STEPS.between(s["t0"], s["t0"] + max(c["clients"]))]}
+        for s, c in slowest[:SLOWEST_SHOWN]
+    ]  # fmt: skip
     result["collections"] = COLLECTIONS.take()
     (total, stolen), (total_before, stolen_before) = cpu_ticks(), ticks
     result["steal"] = (stolen - stolen_before) / (total - total_before) if total > total_before else None
@@ -528,11 +617,24 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
           f"longest {ms(longest).strip()}")  # fmt: skip
     if result["steal"] is not None:
         print(f"  CPU time the host took from this machine meanwhile (steal): {result['steal']:.1%}")
+    print(f"  the {len(result['slowest'])} slowest commands, with the loop steps over "
+          f"{LONG_STEP_SECONDS * 1000:.0f} ms meanwhile (from the tablet's send; wall / CPU with --step-cpu):")  # fmt: skip
+    for slow in result["slowest"]:
+        marks = ", ".join(f"{SHORT_MILESTONES[m]} {after * 1000:.1f}" for m, after in slow["milestones"].items())
+        print(f"    {ms(slow['latency']).strip()}: {marks}")
+        for after, wall, cpu, name in slow["steps"]:
+            print(f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} / {cpu * 1000:5.2f} ms  {name}"
+                  if cpu == cpu else f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} ms  {name}")  # fmt: skip
 
 
 async def run(
-    clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0, *, propose: bool = True
+    clients: int, commands: int, busy: bool, model: str, worker_nice: int = 0, *, propose: bool = True,
+    pin: bool = True, step_cpu: bool = False,
 ) -> None:
+    LOOP_STEPS.install(cpu=step_cpu)
+    room_cores, elsewhere = placement(pin)
+    if room_cores is not None:
+        os.sched_setaffinity(0, room_cores)  # this thread: the room's loop, and every thread it starts
     with tempfile.TemporaryDirectory(prefix="roomctl-bench-ws-") as tmp:
         overrides: dict[str, Any] = {"storage": {"data_dir": Path(tmp)}, "mqtt": {"enabled": False},
                                      "server": {"port": free_port()}}  # fmt: skip
@@ -541,7 +643,7 @@ async def run(
             os.environ["ROOMCTL_ANTHROPIC_API_KEY"] = LLM_KEY
             env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
             fake = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--fake-llm", stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+                *elsewhere, sys.executable, __file__, "--fake-llm", stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
             )
             assert fake.stdout is not None
             url = (await fake.stdout.readline()).decode().strip()
@@ -553,17 +655,19 @@ async def run(
                 async with httpx.AsyncClient(base_url=live.url, headers=headers, timeout=TIMEOUT_SECONDS) as http:
                     (await http.post("/api/v1/session/commands", json={"command": "start"})).raise_for_status()
                 clock = StageClock(live.room)
-                print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+                where = (f"the room on cores {sorted(room_cores)}, the clients on core {elsewhere[-1]}"
+                         if room_cores is not None else "the kernel places the room and the clients")  # fmt: skip
+                print(f"{os.cpu_count()} CPUs ({where}), load average {os.getloadavg()[0]:.2f} at the start")
                 for delta in (True, False):
                     label = "delta clients (kiosk and tablet pages)" if delta else "whole-state clients (player, tools)"
-                    report(label, await measure(live, clock, clients, commands, delta), clients)
+                    report(label, await measure(live, clock, clients, commands, delta, elsewhere), clients)
                 if busy:
                     async with Busy(live.room, Path(tmp), model, worker_nice, propose=propose).running() as load:
                         for delta in (True, False):
                             label = ("while Whisper transcribes and proposals stream, " if propose
                                      else "while Whisper transcribes and captions, ") + (
                                 "delta clients" if delta else "whole-state clients")
-                            report(label, await measure(live, clock, clients, commands, delta), clients)
+                            report(label, await measure(live, clock, clients, commands, delta, elsewhere), clients)
                         print(f"  meanwhile: {load.chunks} speech chunks transcribed and {load.captions} caption passes "
                               f"(worker niceness {worker_nice or 'as roomctl sets it'}), "
                               f"{load.proposals} proposals streamed (a growing draft on the screen in {load.drafts} of {load.looks} looks)")  # fmt: skip
@@ -601,9 +705,12 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="also measure while Whisper and a proposal run")
     parser.add_argument("--no-proposal", action="store_true", help="--busy with Whisper only (no proposal streams)")
     parser.add_argument("--model", default="base", help="speech model in the roomctl model cache (--busy)")
+    parser.add_argument("--step-cpu", action="store_true", help="also read each loop step's CPU time (costs ~2 µs a step)")
+    parser.add_argument("--no-pin", action="store_true", help="let the kernel place the room and the client processes")
     parser.add_argument("--worker-nice", type=int, default=0, help="run the speech worker at this niceness instead of roomctl's own (--busy)")
     args = parser.parse_args()
-    asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice, propose=not args.no_proposal))
+    asyncio.run(run(args.clients, args.commands, args.busy, args.model, args.worker_nice, propose=not args.no_proposal,
+                    pin=not args.no_pin, step_cpu=args.step_cpu))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -303,10 +303,10 @@ class Outbox:
 
 
 async def _one_turn() -> bool:
-    """Let the loop run what else is due (a tablet command) before the answer is validated and stored.
+    """Let the loop run what else is due (a tablet command) between validating an answer and storing it.
 
-    Finishing a proposal is a few milliseconds of work on the room's loop (the validation, the commit with its
-    wait for the disk, the final draft on the screen); a command that arrived meanwhile goes first. A stop of
+    Finishing a proposal is a few milliseconds of work on the room's loop (the validation, then the commit with
+    its wait for the disk and the final draft on the screen); a command that arrived meanwhile goes between. A stop of
     the room that comes in this turn is held until the answer is stored: a paid answer is not thrown away.
 
     Returns:
@@ -317,4 +317,3 @@ async def _one_turn() -> bool:
     except asyncio.CancelledError:
         return True
     return False
-

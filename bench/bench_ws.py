@@ -42,6 +42,7 @@ import asyncio
 import gc
 import http.client
 import json
+import math
 import os
 import shutil
 import statistics
@@ -624,7 +625,7 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
         print(f"    {ms(slow['latency']).strip()}: {marks}")
         for after, wall, cpu, name in slow["steps"]:
             print(f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} / {cpu * 1000:5.2f} ms  {name}"
-                  if cpu == cpu else f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} ms  {name}")  # fmt: skip
+                  if not math.isnan(cpu) else f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} ms  {name}")  # fmt: skip
 
 
 async def run(

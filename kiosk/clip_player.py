@@ -204,7 +204,8 @@ class ClipPlayer:
             return PlayerStatus(src, "ended", length_ms or position, length_ms)
         if vlc_state == vlc.State.Error:
             return PlayerStatus(src, "error", position, length_ms, f"cannot play {src}")
-        starting = self._want_play and vlc_state in (vlc.State.Opening, vlc.State.Buffering)
+        # Between play() and libvlc's first state change the state is still NothingSpecial (longer on a busy CPU)
+        starting = self._want_play and vlc_state in (vlc.State.NothingSpecial, vlc.State.Opening, vlc.State.Buffering)
         if vlc_state == vlc.State.Playing or starting:
             return PlayerStatus(src, "playing", position, length_ms)
         return PlayerStatus(src, "paused", position, length_ms)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from roomctl.config import LlmSettings
 from roomctl.proposal.llm import LlmAnswer, LlmCallError, make_provider
-from roomctl.proposal.llm_thread import THREAD_NAME, ThreadedProvider
+from roomctl.proposal.llm_thread import GIL_SWITCH_SECONDS, SDK_THREAD_NICENESS, THREAD_NAME, ThreadedProvider
 
 BODY = {"model": "m", "messages": []}
 
@@ -27,6 +29,7 @@ class RecordingProvider:
         self.fail = fail
         self.hold = hold
         self.threads: list[str] = []
+        self.niceness: list[int] = []
         self.cancelled = threading.Event()
         self.closed_on: str | None = None
         self.offered = threading.Event()
@@ -36,6 +39,7 @@ class RecordingProvider:
 
     async def write(self, key: str, body: dict[str, Any], on_draft: Callable[[str], None]) -> LlmAnswer:
         self.threads.append(threading.current_thread().name)
+        self.niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         for text in self.drafts:
             on_draft(text)
         self.offered.set()
@@ -86,6 +90,22 @@ async def test_an_error_on_the_thread_is_raised_to_the_caller_after_its_drafts()
     await asyncio.sleep(0.05)
     assert seen == ["{"], "a draft arrived after the call was over"
     await provider.close()
+
+
+async def test_the_sdk_thread_runs_below_the_rooms_loop() -> None:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default
+    try:
+        inner = RecordingProvider(["{"])
+        provider = ThreadedProvider(inner)
+        await provider.write("", BODY, lambda _text: None)
+        loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert inner.niceness == [min(loop_niceness + SDK_THREAD_NICENESS, 19)]
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_SECONDS)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_niceness, "the loop kept its own"
+        await provider.close()
+    finally:
+        sys.setswitchinterval(previous)
 
 
 async def test_cancelling_the_caller_cancels_the_call_on_the_thread() -> None:

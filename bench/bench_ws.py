@@ -25,7 +25,8 @@ The clients, the tablet and the model's server stand for other machines: on a ma
 they run on its last core and the room on the others (``--no-pin``: wherever the kernel puts them), so fifty
 clients reading a message do not take the room's core while it sends; the speech worker, part of the room,
 runs on every core. For the slowest commands of a run it lists what ran on the room's loops meanwhile, each
-step longer than 2 ms: its wall time (``--step-cpu``: and CPU time), and whose it was.
+step longer than 2 ms: its wall time (``--step-cpu``: and CPU time), whose it was and how much of it was garbage
+collection.
 
 A timeline puts the server's steps on the tablet's clock (``perf_counter`` is the system's monotonic clock, the
 same in every process): when the room had the command, had decided, had written the HTTP answer, and had
@@ -160,6 +161,8 @@ class Collections:
 
     def __init__(self) -> None:
         self.durations: list[tuple[int, float]] = []
+        self.spans: list[tuple[float, float]] = []
+        """Every collection's start and end (``perf_counter``), kept for the whole run."""
         self._started = 0.0
         gc.callbacks.append(self._callback)
 
@@ -167,7 +170,13 @@ class Collections:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.durations.append((info["generation"], time.perf_counter() - self._started))
+            ended = time.perf_counter()
+            self.durations.append((info["generation"], ended - self._started))
+            self.spans.append((self._started, ended))
+
+    def within(self, start: float, end: float) -> float:
+        """Seconds of collection between ``start`` and ``end``."""
+        return sum(max(min(e, end) - max(s, start), 0.0) for s, e in self.spans if s < end and e > start)
 
     def take(self) -> list[tuple[int, float]]:
         """The collections since the last call."""
@@ -581,7 +590,7 @@ async def measure(
     slowest = sorted(zip(sent, result["commands"], strict=True), key=lambda pair: -max(pair[1]["clients"]))
     result["slowest"] = [
         {"latency": max(c["clients"]), "milestones": clock.milestones(s["t0"], clients=clients),
-         "steps": [(at - s["t0"], wall, cpu, name)
+         "steps": [(at - s["t0"], wall, cpu, name, COLLECTIONS.within(at, at + wall))
                    for at, wall, cpu, name in LOOP_STEPS.between(s["t0"], s["t0"] + max(c["clients"]))]}
         for s, c in slowest[:SLOWEST_SHOWN]
     ]  # fmt: skip
@@ -623,9 +632,10 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
     for slow in result["slowest"]:
         marks = ", ".join(f"{SHORT_MILESTONES[m]} {after * 1000:.1f}" for m, after in slow["milestones"].items())
         print(f"    {ms(slow['latency']).strip()}: {marks}")
-        for after, wall, cpu, name in slow["steps"]:
-            print(f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} / {cpu * 1000:5.2f} ms  {name}"
-                  if not math.isnan(cpu) else f"      at {after * 1000:6.1f} ms  {wall * 1000:5.2f} ms  {name}")  # fmt: skip
+        for after, wall, cpu, name, collecting in slow["steps"]:
+            times = f"{wall * 1000:5.2f} ms" if math.isnan(cpu) else f"{wall * 1000:5.2f} / {cpu * 1000:5.2f} ms"
+            of_it = f" (garbage collection {collecting * 1000:.2f} ms of it)" if collecting else ""
+            print(f"      at {after * 1000:6.1f} ms  {times}  {name}{of_it}")
 
 
 async def run(

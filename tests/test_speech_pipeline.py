@@ -206,6 +206,44 @@ async def test_a_worker_killed_under_two_chunks_at_once_loses_neither(
     assert max(c["attempts"] for c in chunks) == 2, chunks
 
 
+async def test_a_worker_that_dies_right_after_its_restart_is_started_again(
+    make_settings: Callable[..., Settings], english_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(speech={"model": "tiny.en", "language": "en", "chunk_seconds": 10})
+    installed_model("tiny.en", model_dir(settings))
+    h = Harness(settings, [english_wav] * 2, speed=FAST_SPEED)
+    await h.room.start()
+    try:
+        await h.room.dispatch(SESSION_STEP)
+        await h.room.dispatch(RecordingConsent(source="test"))
+        await h.room.dispatch(StartRecording(source="test"))
+        worker = await wait_for(lambda: h.service.transcriber.worker, timeout=30)
+        await wait_for(lambda: h.sources and h.sources[-1].finished, timeout=60)
+        await h.service.stop_recording()  # every chunk is spooled: no new chunk wakes the transcriber any more
+        await wait_for(lambda: worker.in_flight >= 1, timeout=60, interval=0.005)
+        started: list[int | None] = []
+        start = worker.start
+
+        async def start_then_die() -> None:
+            """The first restart loads the model, and then the process dies at once."""
+            await start()
+            started.append(worker.pid)
+            if len(started) == 1 and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGKILL)
+                await asyncio.to_thread(worker._process.join, 5)
+
+        monkeypatch.setattr(worker, "start", start_then_die)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        await wait_for(lambda: h.ready, timeout=60)
+        rid = h.ready[0].recording_id
+        chunks = list(h.room.db.query("select idx, state from speech_chunks where recording_id = ?", [rid]))
+    finally:
+        await h.room.stop()
+    assert len(started) == 2, "the worker that died right after its restart was started once more"
+    assert [c["state"] for c in chunks] == ["done"] * len(chunks), chunks
+
+
 async def test_spool_survives_a_crash_and_is_transcribed_after_restart(
     make_settings: Callable[..., Settings], english_wav: Path
 ) -> None:

@@ -179,20 +179,31 @@ async def test_a_killed_worker_is_restarted_and_no_chunk_is_lost_or_doubled(harn
     assert error < 0.3, result["text"]
 
 
+def queued_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """English with tiny.en (installed) in 10 s chunks: at :data:`FAST_SPEED` the chunks queue up for the worker."""
+    settings = make_settings(speech={"model": "tiny.en", "language": "en", "chunk_seconds": 10})
+    installed_model("tiny.en", model_dir(settings))
+    return settings
+
+
+async def record_to_the_end(h: Harness) -> Any:
+    """Record all of ``h``'s sources in a session's step and stop; the speech worker (which is running)."""
+    await h.room.dispatch(SESSION_STEP)
+    await h.room.dispatch(RecordingConsent(source="test"))
+    await h.room.dispatch(StartRecording(source="test"))
+    worker = await wait_for(lambda: h.service.transcriber.worker, timeout=30)
+    await wait_for(lambda: h.sources and h.sources[-1].finished, timeout=60)
+    await h.service.stop_recording()
+    return worker
+
+
 async def test_a_worker_killed_under_two_chunks_at_once_loses_neither(
     make_settings: Callable[..., Settings], english_wav: Path
 ) -> None:
-    settings = make_settings(speech={"model": "tiny.en", "language": "en", "chunk_seconds": 10})
-    installed_model("tiny.en", model_dir(settings))
-    h = Harness(settings, [english_wav] * 3, speed=FAST_SPEED)  # faster than the worker: the chunks queue up
+    h = Harness(queued_settings(make_settings), [english_wav] * 3, speed=FAST_SPEED)
     await h.room.start()
     try:
-        await h.room.dispatch(SESSION_STEP)
-        await h.room.dispatch(RecordingConsent(source="test"))
-        await h.room.dispatch(StartRecording(source="test"))
-        worker = await wait_for(lambda: h.service.transcriber.worker, timeout=30)
-        await wait_for(lambda: h.sources and h.sources[-1].finished, timeout=60)
-        await h.service.stop_recording()  # the queued chunks now go side by side, one in each of the worker's slots
+        worker = await record_to_the_end(h)  # the queued chunks now go side by side, one in each worker slot
         await wait_for(lambda: worker.in_flight >= 2, timeout=60, interval=0.005)
         os.kill(worker.pid, signal.SIGKILL)
         await wait_for(lambda: h.ready, timeout=120)
@@ -209,17 +220,10 @@ async def test_a_worker_killed_under_two_chunks_at_once_loses_neither(
 async def test_a_worker_that_dies_right_after_its_restart_is_started_again(
     make_settings: Callable[..., Settings], english_wav: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(speech={"model": "tiny.en", "language": "en", "chunk_seconds": 10})
-    installed_model("tiny.en", model_dir(settings))
-    h = Harness(settings, [english_wav] * 2, speed=FAST_SPEED)
+    h = Harness(queued_settings(make_settings), [english_wav] * 2, speed=FAST_SPEED)
     await h.room.start()
     try:
-        await h.room.dispatch(SESSION_STEP)
-        await h.room.dispatch(RecordingConsent(source="test"))
-        await h.room.dispatch(StartRecording(source="test"))
-        worker = await wait_for(lambda: h.service.transcriber.worker, timeout=30)
-        await wait_for(lambda: h.sources and h.sources[-1].finished, timeout=60)
-        await h.service.stop_recording()  # every chunk is spooled: no new chunk wakes the transcriber any more
+        worker = await record_to_the_end(h)  # every chunk is spooled: no new chunk wakes the transcriber any more
         await wait_for(lambda: worker.in_flight >= 1, timeout=60, interval=0.005)
         started: list[int | None] = []
         start = worker.start

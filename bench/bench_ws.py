@@ -621,10 +621,14 @@ def report(label: str, result: dict[str, Any], clients: int) -> None:
         if values:
             print(f"    {stage:<22} {ms(statistics.median(values))} / {ms(percentile(values, 0.99))}")
     collections = result["collections"]
-    full = [seconds for generation, seconds in collections if generation == 2]
-    longest = max((seconds for _, seconds in collections), default=0.0)
-    print(f"  garbage collections in the room's process: {len(collections)}, {len(full)} of them full; "
-          f"longest {ms(longest).strip()}")  # fmt: skip
+    per_generation = []
+    for generation, name in ((0, "young"), (1, "middle"), (2, "full")):
+        took = [seconds for g, seconds in collections if g == generation]
+        if took:
+            per_generation.append(f"{len(took)} {name} (median {ms(statistics.median(took)).strip()}, "
+                                  f"longest {ms(max(took)).strip()})")  # fmt: skip
+    print(f"  garbage collections in the room's process: {len(collections)}"
+          + (f": {', '.join(per_generation)}" if per_generation else ""))
     if result["steal"] is not None:
         print(f"  CPU time the host took from this machine meanwhile (steal): {result['steal']:.1%}")
     print(f"  the {len(result['slowest'])} slowest commands, with the loop steps over "

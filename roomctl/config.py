@@ -163,6 +163,9 @@ class ReaderSettings(Section):
     esphome_topic: str = Field("", description="MQTT topic the ESPHome reader node publishes tags on")
     name: str = Field("door", pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="the reader's name in the audit trail")
     i2c_address: int = Field(0x24, ge=0x03, le=0x77, description="PN532 address on the I2C bus (pn532_i2c)")
+    keypad_device: str = Field(
+        "", description="a USB numeric keypad at the door for guests' door codes (an input device); empty: none"
+    )
 
 
 class BookingSettings(Section):

@@ -119,7 +119,7 @@ def _audio(settings: Settings) -> str:
 def findings(settings: Settings) -> list[Finding]:
     """Every check for ``settings`` (the configuration itself was checked by loading it)."""
     from roomctl.access.secure.keys import describe_master_key
-    from roomctl.ops.pi_checks import check_clock, check_disk, check_display, check_reader
+    from roomctl.ops.pi_checks import check_clock, check_disk, check_display, check_keypad, check_reader
 
     result = [
         _check("database", True, lambda: _database(settings)),
@@ -134,6 +134,9 @@ def findings(settings: Settings) -> list[Finding]:
     for check, critical in ((check_clock, True), (check_disk, True), (check_reader, False)):
         name, ok, message = check(settings)
         result.append(Finding(name, ok, message, critical))
+    keypad = check_keypad(settings)
+    if keypad is not None:
+        result.append(Finding(*keypad, False))
     name, ok, message = check_display()
     result.append(Finding(name, ok, message, False))
     return result

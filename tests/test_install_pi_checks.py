@@ -17,6 +17,7 @@ from roomctl.ops.pi_checks import (
     check_clock,
     check_disk,
     check_display,
+    check_keypad,
     check_pin_factory,
     check_reader,
     is_raspberry_pi,
@@ -126,6 +127,17 @@ def test_reader(tmp_path: Path, pi_model: Path) -> None:
     assert ok and str(serial) in message
     esphome = _settings(tmp_path, reader={"kind": "esphome"})
     assert check_reader(esphome)[1] is False
+
+
+def test_keypad(tmp_path: Path) -> None:
+    assert check_keypad(_settings(tmp_path)) is None, "no keypad configured: nothing to check"
+    keypad = tmp_path / "usb-keypad-event-kbd"
+    settings = _settings(tmp_path, reader={"keypad_device": str(keypad)})
+    name, ok, message = check_keypad(settings) or ("", True, "")
+    assert name == "keypad" and not ok and "plug in the USB keypad" in message
+    keypad.touch()
+    name, ok, message = check_keypad(settings) or ("", False, "")
+    assert ok and str(keypad) in message
 
 
 def test_pin_factory(tmp_path: Path, pi_model: Path) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from evdev import InputEvent, ecodes
 
 from roomctl.access.readers.wedge import KEY_GAP_SECONDS, WedgeDecoder, WedgeReader
+from tests.evdev_helpers import FakeInputDevice
 
 
 def typed(text: str, start: float = 100.0, step: float = 0.004, *, enter: bool = True) -> list[InputEvent]:
@@ -74,49 +73,6 @@ def test_enter_alone_and_repeats_and_overlong_input() -> None:
     assert decoder.feed(InputEvent(1, 0, ecodes.EV_KEY, ecodes.KEY_A, 2)) is None  # autorepeat ignored
     long = decode(decoder, typed("A" * 500, start=2.0, step=0.0001))
     assert len(long) == 1 and len(long[0]) <= 70
-
-
-class FakeInputDevice:
-    """Stands in for ``evdev.InputDevice``: a pipe fd for select(), queued events, grab bookkeeping."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.grabbed = False
-        self.closed = False
-        self.gone = False
-        self._r, self._w = os.pipe()
-        self.fd = self._r
-        self._events: list[InputEvent] = []
-        self._lock = threading.Lock()
-
-    def grab(self) -> None:
-        assert not self.grabbed, "grabbed twice"
-        self.grabbed = True
-
-    def ungrab(self) -> None:
-        self.grabbed = False
-
-    def push(self, events: list[InputEvent]) -> None:
-        with self._lock:
-            self._events.extend(events)
-        os.write(self._w, b"x")
-
-    def vanish(self) -> None:
-        self.gone = True
-        os.write(self._w, b"x")
-
-    def read(self) -> Iterator[InputEvent]:
-        os.read(self._r, 4096)
-        if self.gone:
-            raise OSError(19, "No such device")
-        with self._lock:
-            events, self._events = self._events, []
-        return iter(events)
-
-    def close(self) -> None:
-        self.closed = True
-        os.close(self._r)
-        os.close(self._w)
 
 
 def test_wedge_reader_grabs_the_device_and_reopens_after_unplug() -> None:

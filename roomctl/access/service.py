@@ -87,6 +87,8 @@ class AccessService:
         self.factory = make_pin_factory(room.settings.gpio)
         self.door: Door | None = None
         self.reader: Reader | None = None
+        self.keypad: Reader | None = None
+        """The keypad at the door for guests' codes, when ``[reader] keypad_device`` names one."""
         self.presence: PresenceSensor | None = None
         door = room.settings.door
         self.hold: HoldFilter[Decision] = HoldFilter()
@@ -150,6 +152,8 @@ class AccessService:
                 ReaderStatusChanged(source=reader.kind, reader=reader.name, online=online, detail=detail)
             ),
         )
+        if self.settings.reader.keypad_device:
+            self.keypad = self._start_keypad(self.settings.reader.keypad_device)
         if gpio.pir is not None:
             self.presence = PresenceSensor(
                 gpio.pir, self.factory, lambda present: self.room.post(PresenceChanged(source="pir", present=present))
@@ -162,9 +166,10 @@ class AccessService:
 
     async def stop(self) -> None:
         """Stop the reader, lock the door and release the pins."""
-        if self.reader is not None:
-            await asyncio.to_thread(self.reader.stop)
-            self.reader = None
+        for reader in (self.reader, self.keypad):
+            if reader is not None:
+                await asyncio.to_thread(reader.stop)
+        self.reader = self.keypad = None
         if self.presence is not None:
             self.presence.close()
             self.presence = None
@@ -181,10 +186,30 @@ class AccessService:
         return ComponentHealth("ok", "locked" if self.door.locked else "unlocked")
 
     def reader_health(self) -> ComponentHealth:
-        """The reader's own health; degraded (never down) while offline: the exit button and API still work."""
+        """The reader's own health; degraded (never down) while offline: the exit button and API still work.
+
+        With a keypad, degraded too while the keypad is offline (guests can still use the tablet).
+        """
         if self.reader is None:
             return ComponentHealth("degraded", "the reader has not started")
-        return self.reader.health()
+        health = self.reader.health()
+        if self.keypad is None or self.keypad.online:
+            return health
+        keypad = self.keypad.health()
+        return ComponentHealth("degraded", f"{health.detail}; {keypad.detail}")
+
+    def _start_keypad(self, device: str) -> Reader:
+        """Start the keypad at ``device``: each code typed on it is decided like one from the tablet."""
+        from roomctl.access.readers.keypad import KeypadReader
+
+        keypad = KeypadReader(device)
+        keypad.start(
+            lambda code, proof=None: self.room.post(DoorCodeEntered(source=keypad.kind, code=code, reader=keypad.name)),
+            lambda online, detail: self.room.post(
+                ReaderStatusChanged(source=keypad.kind, reader=keypad.name, online=online, detail=detail)
+            ),
+        )
+        return keypad
 
     # -- taps -----------------------------------------------------------------------------------------------
 

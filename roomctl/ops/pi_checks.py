@@ -167,6 +167,16 @@ def check_reader(settings: Settings, *, model_file: Path = DEVICE_TREE_MODEL) ->
     return _device_access("reader", device, "dialout" if reader.kind == "pn532_uart" else "input")
 
 
+def check_keypad(settings: Settings) -> CheckResult | None:
+    """Is the keypad for guests' door codes there and readable? ``None`` when none is configured."""
+    if not settings.reader.keypad_device:
+        return None
+    device = Path(settings.reader.keypad_device)
+    if not device.exists():
+        return "keypad", False, f"{device} does not exist: plug in the USB keypad; `ls /dev/input/by-id` lists it"
+    return _device_access("keypad", device, "input")
+
+
 def _device_access(name: str, device: Path, group: str) -> CheckResult:
     if not os.access(device, os.R_OK | os.W_OK):
         return name, False, f"{device} exists but this user cannot use it: add it to the group {group}"

@@ -102,8 +102,12 @@ class WedgeReader(PollingReader):
         super().__init__(name, **backoff)
         self.path = path
         self._open_device = open_device or _open_input_device
-        self._decoder = WedgeDecoder()
+        self._decoder = self.new_decoder()
         self._pending: deque[str] = deque()
+
+    def new_decoder(self) -> Any:
+        """What turns this device's key events into strings (a fresh one each time the device is opened)."""
+        return WedgeDecoder()
 
     def _open(self) -> Any:
         device = self._open_device(self.path)
@@ -112,8 +116,8 @@ class WedgeReader(PollingReader):
         except Exception:
             device.close()
             raise
-        self._decoder = WedgeDecoder()
-        log.info("wedge reader %s: %s grabbed", self.name, self.path)
+        self._decoder = self.new_decoder()
+        log.info("%s reader %s: %s grabbed", self.kind, self.name, self.path)
         return device
 
     def _read(self, handle: Any) -> str | None:

@@ -146,7 +146,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing() -> None:
     for package in ("mosquitto", "vlc-bin", "chromium", "cage", "libportaudio2"):
         assert f" {package}" in out
     assert "useradd --system --user-group --home-dir /var/lib/roomctl --shell /usr/sbin/nologin roomctl" in out
-    assert "usermod --append --groups gpio,i2c,dialout,audio roomctl" in out
+    assert "usermod --append --groups gpio,i2c,dialout,audio,input roomctl" in out
     assert "usermod --append --groups video,render,audio,input kiosk" in out
     assert "install -d -m 0750 -o roomctl -g roomctl /var/lib/roomctl" in out
     assert "-m venv /opt/roomctl/venvs/roomctl-" in out

@@ -151,7 +151,7 @@ def test_service_contract() -> None:
     assert settings["User"] == ["roomctl"]
     assert settings["ProtectSystem"] == ["strict"]
     assert settings["CapabilityBoundingSet"] == [""]
-    assert settings["SupplementaryGroups"] == ["gpio i2c dialout audio"]
+    assert settings["SupplementaryGroups"] == ["gpio i2c dialout audio input"]
     assert {v.split(":")[0] for v in settings["LoadCredential"]} == {"anthropic_api_key", "mqtt_password", "badge_master_key", "openai_api_key"}
     assert {v.split()[0] for v in settings["DeviceAllow"]} == {
         "char-gpiochip",
@@ -160,6 +160,7 @@ def test_service_contract() -> None:
         "char-ttyUSB",
         "char-ttyACM",
         "char-alsa",
+        "char-input",
     }
     kiosk = (SYSTEMD_DIR / "roomctl-kiosk.service").read_text(encoding="utf-8")
     assert "http://127.0.0.1:8080/kiosk" in kiosk

@@ -27,7 +27,7 @@ from roomctl.errors import ConfigError, StateError, StorageError, ValidationErro
 from roomctl.ops.host import Host, InstallOptions, group_exists, install_lock, no_lock, os_release, user_exists
 
 SERVICE_USER = "roomctl"
-SERVICE_GROUPS = ("gpio", "i2c", "dialout", "audio")
+SERVICE_GROUPS = ("gpio", "i2c", "dialout", "audio", "input")
 KIOSK_USER = "kiosk"
 KIOSK_GROUPS = ("video", "render", "audio", "input")
 KIOSK_HOME = Path("/var/lib/roomctl-kiosk")

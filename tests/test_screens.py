@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from roomctl.access.events import ReaderStatusChanged
 from roomctl.booking.repository import BookingRepository
 from roomctl.demo import DEMO_MEMBERS
 from roomctl.session.service import SessionService
@@ -187,11 +188,16 @@ async def test_admin_names_the_scenes_a_videoframe_needs_and_the_room_lacks(
     await page.context.close()
 
 
-async def test_facilities_keeps_a_long_alert_readable(live_room: LiveRoom, browser: Any) -> None:
+async def test_facilities_keeps_a_long_alert_readable_and_names_the_reader_that_is_offline(
+    live_room: LiveRoom, browser: Any
+) -> None:
     # the room has no speech model installed: its alert carries a long sentence saying how to fix it
+    await live_room.room.dispatch(ReaderStatusChanged(source="keypad", reader="keypad", online=False, detail="unplugged"))
     page = await open_page(browser, live_room, "facilities", TABLET_PORTRAIT)
     alarms = page.locator("[data-testid=room-alarms]")
     await alarms.wait_for(timeout=UI_TIMEOUT_MS)
+    await page.get_by_text("Lezer offline (keypad)", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    assert (await alarms.inner_text()).lower().count("offline") == 1, "the alarm and its alert are listed once"
     card = await page.locator("[data-testid=room-card]").first.bounding_box()
     box = await alarms.bounding_box()
     assert len(await alarms.inner_text()) > 60

@@ -34,7 +34,7 @@ ALARM_KINDS = (
     ("held", "door_held_open", "warning", "De deur staat te lang open / door held open"),
     ("forced", "door_forced", "critical", "De deur is geforceerd / door forced open"),
     ("lock", "reader_locked_out", "warning", "Lezer geblokkeerd na mislukte pogingen / reader locked out"),
-    ("reader_offline", "reader_offline", "warning", "Kaartlezer offline / badge reader offline"),
+    ("reader_offline", "reader_offline", "warning", "Lezer offline / reader offline"),
 )
 """How the access capability's alarm kinds (matched by substring) become alerts."""
 

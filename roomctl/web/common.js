@@ -239,7 +239,7 @@ export const WORDS = {
   alarm: {
     held_open: { nl: "deur te lang open", en: "door held open" }, forced: { nl: "deur geforceerd", en: "door forced" },
     lockout: { nl: "lezer geblokkeerd na mislukte pogingen", en: "reader locked after failed tries" },
-    reader_offline: { nl: "paslezer offline", en: "badge reader offline" },
+    reader_offline: { nl: "lezer offline", en: "reader offline" },
   },
 };
 

@@ -74,12 +74,21 @@ function doorText(door) {
   return `${lock}, ${open}`;
 }
 
+/** An alarm in words; a reader's alarms name the reader (the door's badge reader, the keypad). */
+function alarmText(alarm) {
+  const named = (alarm.kind === "reader_offline" || alarm.kind === "lockout") && alarm.reader;
+  const text = named ? `${word("alarm", alarm.kind)} (${alarm.reader})` : word("alarm", alarm.kind);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function roomCard(room) {
   const sensors = [];
   if (room.sensors.co2 !== undefined) sensors.push(`CO₂ ${Math.round(room.sensors.co2)} ppm`);
   if (room.sensors.temperature !== undefined) sensors.push(`${room.sensors.temperature.toFixed(1)} °C`);
   const next = room.next_booking ? `${day(room.next_booking.start)} ${clock(room.next_booking.start)}–${clock(room.next_booking.end)}` : t(TEXT.none);
-  const alarms = [...room.alarms.map((a) => word("alarm", a.kind)), ...room.alerts.map((a) => a.message)];
+  // a door alarm is also an alert (key "alarm:..."): the card lists it once, in the alarm's words
+  const others = room.alerts.filter((a) => !String(a.key || "").startsWith("alarm:"));
+  const alarms = [...room.alarms.map(alarmText), ...others.map((a) => a.message)];
   return h("article", { class: "room", "data-testid": "room-card", "data-room": room.id, "data-status": room.status },
     h("h3", {}, h("span", {}, room.name, room.local ? h("span", { class: "muted" }, ` (${t(TEXT.thisRoom)})`) : null),
       h("span", { class: "badge", "data-testid": "room-status" }, t(TEXT.status[room.status]) || room.status)),

@@ -8,13 +8,9 @@ clears what was typed. Only digits count: the keypad's other keys (``/``, ``+``,
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from roomctl.access.readers.wedge import KEY_DOWN, WedgeReader
-from roomctl.errors import AdapterError
-
-log = logging.getLogger(__name__)
+from roomctl.access.readers.wedge import TypedLine, WedgeReader, digit_keys, ecodes
 
 KEYPAD_READER = "keypad"
 """The keypad's name in the audit trail and the lockout: wrong codes typed on it lock the keypad out for a while."""
@@ -24,49 +20,31 @@ MAX_CODE_DIGITS = 16
 """More digits than this are not kept: no door code is that long."""
 
 
-class KeypadDecoder:
+class KeypadDecoder(TypedLine):
     """Key events in, typed codes out.
 
     Args:
         pause: Seconds between keys that clear a half-typed code.
     """
 
-    def __init__(self, pause: float = KEYPAD_PAUSE_SECONDS) -> None:
-        try:
-            from evdev import ecodes
-        except ImportError as exc:
-            raise AdapterError("python-evdev is missing; install roomctl with the [pi] extra") from exc
-        self.pause = pause
-        self._digits = {ecodes.ecodes[f"KEY_{d}"]: d for d in "0123456789"}
-        self._digits |= {ecodes.ecodes[f"KEY_KP{d}"]: d for d in "0123456789"}
-        self._enter = frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER})
-        self._clear = frozenset({ecodes.KEY_ESC, ecodes.KEY_KPASTERISK})
-        self._back = ecodes.KEY_BACKSPACE
-        self._ev_key = ecodes.EV_KEY
-        self._typed: list[str] = []
-        self._last: float | None = None
+    what = "keypad"
 
-    def feed(self, event: Any) -> str | None:
-        """Take one ``evdev.InputEvent``; return the code when Enter completes one."""
-        if event.type != self._ev_key or event.value != KEY_DOWN:
-            return None
-        stamp = float(event.timestamp())
-        if self._typed and self._last is not None and stamp - self._last > self.pause:
-            log.info("keypad: cleared %d digits typed before a pause", len(self._typed))
-            self._typed.clear()
-        self._last = stamp
-        code = event.code
-        if code in self._enter:
-            typed, self._typed = "".join(self._typed), []
-            return typed or None
+    def __init__(self, pause: float = KEYPAD_PAUSE_SECONDS) -> None:
+        super().__init__(pause)
+        codes = ecodes()
+        self._digits = digit_keys(codes)
+        self._clear = frozenset({codes.KEY_ESC, codes.KEY_KPASTERISK})
+        self._back = codes.KEY_BACKSPACE
+
+    def key(self, code: int, chars: list[str]) -> None:
+        """A digit is added (up to :data:`MAX_CODE_DIGITS`), Backspace takes one back, Esc or ``*`` clears."""
         if code in self._clear:
-            self._typed.clear()
+            chars.clear()
         elif code == self._back:
-            if self._typed:
-                self._typed.pop()
-        elif code in self._digits and len(self._typed) < MAX_CODE_DIGITS:
-            self._typed.append(self._digits[code])
-        return None
+            if chars:
+                chars.pop()
+        elif code in self._digits and len(chars) < MAX_CODE_DIGITS:
+            chars.append(self._digits[code])
 
 
 class KeypadReader(WedgeReader):

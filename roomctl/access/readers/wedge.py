@@ -31,56 +31,81 @@ MALFORMED_MARK = "?"
 """Stands for a key that is not a hex digit; makes the UID malformed on purpose."""
 
 
-def _key_table() -> tuple[dict[int, str], frozenset[int], frozenset[int], int]:
+def ecodes() -> Any:
+    """python-evdev's key codes (imported when a reader or keypad is built: only a Pi with one needs evdev)."""
     try:
-        from evdev import ecodes
+        from evdev import ecodes as codes
     except ImportError as exc:
         raise AdapterError("python-evdev is missing; install roomctl with the [pi] extra") from exc
-    table: dict[int, str] = {}
-    for digit in "0123456789":
-        table[ecodes.ecodes[f"KEY_{digit}"]] = digit
-        table[ecodes.ecodes[f"KEY_KP{digit}"]] = digit
-    for letter in "ABCDEF":
-        table[ecodes.ecodes[f"KEY_{letter}"]] = letter
-    enter = frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER})
-    ignored = frozenset(
-        {ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT, ecodes.KEY_CAPSLOCK, ecodes.KEY_NUMLOCK, ecodes.KEY_TAB}
-    )
-    return table, enter, ignored, ecodes.EV_KEY
+    return codes
 
 
-class WedgeDecoder:
-    """Key events in, UID strings out.
+def digit_keys(codes: Any) -> dict[int, str]:
+    """The digit keys of a keyboard's top row and of its number block, each with its digit."""
+    return {codes.ecodes[f"KEY_{row}{d}"]: d for row in ("", "KP") for d in "0123456789"}
+
+
+class TypedLine:
+    """Key presses typed into a line that Enter completes; a pause of ``gap`` seconds drops a half-typed one.
+
+    Subclasses say what each other key does to the line (:meth:`key`).
+
+    Args:
+        gap: Seconds between keys that drop what was typed so far.
+    """
+
+    what = "input"
+    """Named in the log line when a pause drops keys."""
+
+    def __init__(self, gap: float) -> None:
+        codes = ecodes()
+        self.gap = gap
+        self._ev_key = codes.EV_KEY
+        self._enter = frozenset({codes.KEY_ENTER, codes.KEY_KPENTER})
+        self._chars: list[str] = []
+        self._last: float | None = None
+
+    def feed(self, event: Any) -> str | None:
+        """Take one ``evdev.InputEvent``; return the line when Enter completes one (nothing for an empty line)."""
+        if event.type != self._ev_key or event.value != KEY_DOWN:
+            return None
+        stamp = float(event.timestamp())
+        if self._chars and self._last is not None and stamp - self._last > self.gap:
+            log.info("%s: dropped %d keys typed before a pause", self.what, len(self._chars))
+            self._chars.clear()
+        self._last = stamp
+        if event.code in self._enter:
+            typed, self._chars = "".join(self._chars), []
+            return typed or None
+        self.key(event.code, self._chars)
+        return None
+
+    def key(self, code: int, chars: list[str]) -> None:
+        """What the key ``code`` (not Enter) does to the line typed so far."""
+        raise NotImplementedError
+
+
+class WedgeDecoder(TypedLine):
+    """Key events in, UID strings out: hex digits; any other key marks the UID malformed.
 
     Args:
         gap: Seconds between keys that end a half-typed UID.
     """
 
-    def __init__(self, gap: float = KEY_GAP_SECONDS) -> None:
-        self.gap = gap
-        self._keys, self._enter, self._ignored, self._ev_key = _key_table()
-        self._chars: list[str] = []
-        self._last: float | None = None
+    what = "wedge reader"
 
-    def feed(self, event: Any) -> str | None:
-        """Take one ``evdev.InputEvent``; return the UID when Enter completes one."""
-        if event.type != self._ev_key or event.value != KEY_DOWN:
-            return None
-        stamp = float(event.timestamp())
-        if self._chars and self._last is not None and stamp - self._last > self.gap:
-            log.info("wedge reader: dropped %d keys of an unfinished UID", len(self._chars))
-            self._chars.clear()
-        self._last = stamp
-        code = event.code
-        if code in self._enter:
-            typed, self._chars = "".join(self._chars), []
-            return typed or None
-        if code in self._ignored:
-            return None
-        if len(self._chars) > MAX_WEDGE_CHARS:
-            return None
-        self._chars.append(self._keys.get(code, MALFORMED_MARK))
-        return None
+    def __init__(self, gap: float = KEY_GAP_SECONDS) -> None:
+        super().__init__(gap)
+        codes = ecodes()
+        self._keys = digit_keys(codes) | {codes.ecodes[f"KEY_{letter}"]: letter for letter in "ABCDEF"}
+        self._ignored = frozenset(
+            {codes.KEY_LEFTSHIFT, codes.KEY_RIGHTSHIFT, codes.KEY_CAPSLOCK, codes.KEY_NUMLOCK, codes.KEY_TAB}
+        )
+
+    def key(self, code: int, chars: list[str]) -> None:
+        """A hex digit, or the malformed mark; shift and lock keys do nothing; overlong input is cut."""
+        if code not in self._ignored and len(chars) <= MAX_WEDGE_CHARS:
+            chars.append(self._keys.get(code, MALFORMED_MARK))
 
 
 class WedgeReader(PollingReader):

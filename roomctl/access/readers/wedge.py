@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import select
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -45,7 +46,7 @@ def digit_keys(codes: Any) -> dict[int, str]:
     return {codes.ecodes[f"KEY_{row}{d}"]: d for row in ("", "KP") for d in "0123456789"}
 
 
-class TypedLine:
+class TypedLine(ABC):
     """Key presses typed into a line that Enter completes; a pause of ``gap`` seconds drops a half-typed one.
 
     Subclasses say what each other key does to the line (:meth:`key`).
@@ -80,9 +81,9 @@ class TypedLine:
         self.key(event.code, self._chars)
         return None
 
+    @abstractmethod
     def key(self, code: int, chars: list[str]) -> None:
         """What the key ``code`` (not Enter) does to the line typed so far."""
-        raise NotImplementedError
 
 
 class WedgeDecoder(TypedLine):
